@@ -1,0 +1,334 @@
+"""Offline-first assets: look in the mirror, then the user's cache, then download.
+
+Resolution order for every weight file and dataset the course uses:
+
+1. a mirror directory named by ``COURSE_MIRROR`` (a workshop USB stick, or the
+   course's CI mirror), laid out as ``keras_home/models/<file>`` and
+   ``datasets/<name>/...``; it is only ever read, never written;
+2. the user's cache: Keras' own folder (``KERAS_HOME``, default ``~/.keras``),
+   as ``models/<file>`` (where Keras itself looks) and ``datasets/<name>/...``;
+3. a download from the official location, verified against a checksum where
+   one is known, written atomically and extracted safely.
+
+When all three fail, :class:`AssetMissingError` names the asset, every place
+that was tried and the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MIRROR_ENV = "COURSE_MIRROR"
+OFFLINE_ENV = "COURSE_OFFLINE"
+FIX_HINT = (
+    "Fix: on a machine with internet run `python -m course_utils fetch` (it fills your "
+    "Keras cache), or point COURSE_MIRROR at a course mirror folder "
+    "(e.g. `export COURSE_MIRROR=/media/usb/course-mirror`), then `python -m course_utils doctor`."
+)
+
+
+class AssetMissingError(RuntimeError):
+    """An asset is in none of the places the course looks, and could not be downloaded."""
+
+
+class DownloadError(RuntimeError):
+    """A download failed, was truncated, or did not match its checksum."""
+
+
+class UnsafeArchiveError(RuntimeError):
+    """An archive member would land outside the folder it is extracted into."""
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One weight file or dataset folder the course needs, and where it comes from.
+
+    ``relpath`` is relative to the *cache* root (``KERAS_HOME``); the mirror holds
+    weight files under ``keras_home/`` and datasets at the same relative path.
+    """
+
+    name: str
+    kind: str  # "weights" or "dataset"
+    relpath: str
+    description: str
+    url: str | None = None
+    sha256: str | None = None
+    md5: str | None = None
+    # For datasets: sub-paths that must exist (non-empty folders or files) for it to count.
+    required: tuple[str, ...] = ()
+    # Turns a downloaded file into the final layout at ``dest`` (default: copy the file).
+    install: Callable[[Path, Path], None] | None = field(default=None, compare=False)
+    # Where no automatic download exists: what a user should do instead.
+    manual: str | None = None
+
+    @property
+    def mirror_relpath(self) -> str:
+        """Path of this asset inside a mirror folder."""
+        return f"keras_home/{self.relpath}" if self.kind == "weights" else self.relpath
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where an asset was found: its path and a word for the source."""
+
+    path: Path
+    source: str  # "mirror", "cache" or "download"
+
+
+def mirror_dir() -> Path | None:
+    """Return the mirror folder from ``COURSE_MIRROR``, or None when it is unset."""
+    value = os.environ.get(MIRROR_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def keras_home() -> Path:
+    """Return Keras' cache folder (``KERAS_HOME`` or ``~/.keras``), as Keras itself does."""
+    value = os.environ.get("KERAS_HOME", "").strip()
+    return Path(value).expanduser() if value else Path.home() / ".keras"
+
+
+def course_cache_dir() -> Path:
+    """Return the folder for computed caches (features): ``COURSE_CACHE`` or ``~/.keras/course_cache``."""
+    value = os.environ.get("COURSE_CACHE", "").strip()
+    path = Path(value).expanduser() if value else keras_home() / "course_cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def offline() -> bool:
+    """Return True when ``COURSE_OFFLINE`` forbids network access."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def is_complete(asset: Asset, path: Path) -> bool:
+    """Return True when ``path`` holds the asset: the file exists, or every required part does."""
+    if not path.exists():
+        return False
+    if asset.kind == "weights" or path.is_file():
+        return path.is_file() and path.stat().st_size > 0
+    for part in asset.required:
+        p = path / part
+        if not p.exists():
+            return False
+        if p.is_dir() and not any(p.iterdir()):
+            return False
+        if p.is_file() and p.stat().st_size == 0:
+            return False
+    return True
+
+
+def candidates(asset: Asset) -> list[tuple[str, Path]]:
+    """Return the local places an asset may be, in the order they are tried."""
+    places = []
+    mirror = mirror_dir()
+    if mirror is not None:
+        places.append(("mirror", mirror / asset.mirror_relpath))
+    places.append(("cache", keras_home() / asset.relpath))
+    return places
+
+
+def locate(asset: Asset) -> Located | None:
+    """Find an asset in the mirror or the cache without downloading; None if absent."""
+    for source, path in candidates(asset):
+        if is_complete(asset, path):
+            return Located(path, source)
+    return None
+
+
+def describe_search(asset: Asset, download_error: str | None = None, fix: bool = True) -> str:
+    """Return the multi-line explanation of where an asset was looked for."""
+    lines = [f"Missing {asset.kind}: {asset.description} ({asset.name})."]
+    mirror = mirror_dir()
+    if mirror is None:
+        lines.append(f"  - mirror: {MIRROR_ENV} is not set")
+    else:
+        where = mirror / asset.mirror_relpath
+        state = "mirror folder does not exist" if not mirror.exists() else "not there"
+        lines.append(f"  - mirror: {where} ({state})")
+    lines.append(f"  - cache:  {keras_home() / asset.relpath} (not there)")
+    if asset.url:
+        reason = download_error or ("not tried: COURSE_OFFLINE is set" if offline() else "not tried")
+        lines.append(f"  - download: {asset.url} ({reason})")
+    else:
+        lines.append("  - download: no automatic download for this asset")
+    if asset.manual:
+        lines.append(f"  {asset.manual}")
+    if fix:
+        lines.append(FIX_HINT)
+    return "\n".join(lines)
+
+
+def ensure(asset: Asset, download: bool = True, progress: bool = True) -> Path:
+    """Return a local path for ``asset``: mirror, then cache, then (optionally) download.
+
+    Raises :class:`AssetMissingError` with every place tried when none works.
+    """
+    found = locate(asset)
+    if found is not None:
+        return found.path
+    error = None
+    if download and asset.url and not offline():
+        try:
+            return fetch_asset(asset, keras_home(), progress=progress)
+        except (DownloadError, UnsafeArchiveError, OSError) as exc:
+            error = f"failed: {exc}"
+    raise AssetMissingError(describe_search(asset, error))
+
+
+def fetch_asset(asset: Asset, root: Path, progress: bool = True) -> Path:
+    """Download ``asset`` into ``root`` (cache layout) and return its final path."""
+    if not asset.url:
+        raise DownloadError(f"{asset.name} has no automatic download. {asset.manual or ''}".strip())
+    dest = root / asset.relpath
+    if asset.kind == "weights" and asset.install is None:
+        return download(asset.url, dest, sha256=asset.sha256, md5=asset.md5, progress=progress)
+    with tempfile.TemporaryDirectory(dir=_mkdir(root)) as tmp:
+        name = asset.url.split("?")[0].rstrip("/").split("/")[-1] or asset.name
+        archive = download(asset.url, Path(tmp) / name, sha256=asset.sha256, md5=asset.md5,
+                           progress=progress)
+        staging = Path(tmp) / "staging"
+        staging.mkdir()
+        (asset.install or _copy_into)(archive, staging)
+        if dest.exists():
+            shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, dest)
+    if not is_complete(asset, dest):
+        raise DownloadError(f"{asset.name}: the download did not contain {asset.required}")
+    return dest
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _copy_into(archive: Path, staging: Path) -> None:
+    shutil.copy2(archive, staging / archive.name)
+
+
+def file_hash(path: Path, algorithm: str = "sha256") -> str:
+    """Return the hex digest of a file."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(
+    url: str,
+    dest: Path,
+    sha256: str | None = None,
+    md5: str | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> Path:
+    """Download ``url`` to ``dest`` atomically, with a progress bar and checksum check.
+
+    The bytes go to a temporary file next to ``dest``, which replaces ``dest`` only
+    once the size matches ``Content-Length`` and the checksum (if given) matches:
+    an interrupted or corrupted download never leaves a half file behind.
+    """
+    from tqdm.auto import tqdm
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    hashes = {"sha256": hashlib.sha256(), "md5": hashlib.md5()}
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - official URLs
+            except Exception as exc:  # URLError, socket errors, ValueError for bad URLs
+                raise DownloadError(f"could not download {url}: {exc}") from exc
+            with response:
+                total = int(response.headers.get("Content-Length") or 0)
+                with tqdm(total=total or None, unit="B", unit_scale=True, desc=dest.name,
+                          disable=not progress, leave=False) as bar:
+                    while True:
+                        try:
+                            chunk = response.read(1 << 16)
+                        except Exception as exc:
+                            raise DownloadError(f"download of {url} broke off: {exc}") from exc
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        for h in hashes.values():
+                            h.update(chunk)
+                        written += len(chunk)
+                        bar.update(len(chunk))
+        if total and written != total:
+            raise DownloadError(
+                f"download of {url} is truncated: got {written} of {total} bytes; run it again"
+            )
+        for algorithm, expected in (("sha256", sha256), ("md5", md5)):
+            if expected and hashes[algorithm].hexdigest() != expected.lower():
+                raise DownloadError(
+                    f"{dest.name} from {url} does not match its {algorithm} checksum "
+                    f"(expected {expected}, got {hashes[algorithm].hexdigest()}); "
+                    "the file is corrupt or was changed: delete it and download again"
+                )
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _check_member(target: Path, name: str, archive: Path) -> Path:
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        raise UnsafeArchiveError(f"{archive.name}: member {name!r} has an absolute path; refused")
+    dest = (target / name).resolve()
+    if dest != target and target not in dest.parents:
+        raise UnsafeArchiveError(
+            f"{archive.name}: member {name!r} would be written outside {target}; refused"
+        )
+    return dest
+
+
+def safe_extract(archive: Path, target: Path) -> Path:
+    """Extract a zip or tar archive into ``target``, refusing any member that would escape it.
+
+    Absolute paths, ``..`` components, and links pointing outside ``target`` are
+    refused with :class:`UnsafeArchiveError` before anything is written.
+    """
+    archive, target = Path(archive), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    target = target.resolve()
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                _check_member(target, info.filename, archive)
+                is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
+                if is_link:
+                    raise UnsafeArchiveError(f"{archive.name}: member {info.filename!r} is a link")
+            zf.extractall(target)
+        return target
+    if tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            members = tf.getmembers()
+            for m in members:
+                _check_member(target, m.name, archive)
+                if m.issym() or m.islnk():
+                    link_base = (target / m.name).parent if m.issym() else target
+                    _check_member(target, os.path.relpath(link_base / m.linkname, target), archive)
+                if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
+                    raise UnsafeArchiveError(f"{archive.name}: member {m.name!r} is a device/fifo")
+            if hasattr(tarfile, "data_filter"):
+                tf.extractall(target, members=members, filter="data")
+            else:  # pragma: no cover - Python without extraction filters
+                tf.extractall(target, members=members)
+        return target
+    raise UnsafeArchiveError(f"{archive.name} is neither a zip nor a tar archive")

@@ -1,0 +1,392 @@
+"""The course's datasets: a registry (mirror, cache, official download) and loaders.
+
+Image folders load as NumPy arrays (decoded once, bad files reported) and as
+``tf.data`` pipelines (cached, shuffled with a seed, batched, prefetched).
+Array datasets load as NumPy with ``allow_pickle=False``. Three embedded sets
+need no mirror and no network: scikit-learn's digits, printed digits rendered
+from matplotlib's bundled fonts, and MNIST-M-style digits blended over
+``skimage.data`` photos.
+"""
+
+from __future__ import annotations
+
+import bz2
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from course_utils import assets
+from course_utils.images import FolderReport, list_classes, load_image_folder
+
+GDRIVE_PACS = "https://domaingeneralization.github.io/ (the PACS authors' page)"
+
+
+def _extract_subfolders(inner: str, keep: dict[str, str]):
+    """Return an installer that extracts an archive and moves ``inner/<src>`` to ``<dst>``."""
+
+    def install(archive: Path, staging: Path) -> None:
+        unpacked = staging.parent / "unpacked"
+        assets.safe_extract(archive, unpacked)
+        for src_name, dst_name in keep.items():
+            src = unpacked / inner / src_name
+            if not src.is_dir():
+                raise assets.DownloadError(f"{archive.name} has no folder {inner}/{src_name}")
+            shutil.move(str(src), str(staging / dst_name))
+        shutil.rmtree(unpacked, ignore_errors=True)
+
+    return install
+
+
+def _usps_install(archive: Path, staging: Path) -> None:
+    """Convert LIBSVM's USPS files (values in [-1, 1], labels 1-10) to ``usps.npz``."""
+    arrays = {}
+    for split, name in (("train", "usps.bz2"), ("test", "usps.t.bz2")):
+        src = archive if archive.name == name else assets.download(USPS_URL + name,
+                                                                    archive.parent / name)
+        xs, ys = [], []
+        for line in bz2.open(src, "rt"):
+            parts = line.split()
+            if not parts:
+                continue
+            ys.append(int(float(parts[0])) - 1)
+            row = np.full(256, -1.0)
+            for item in parts[1:]:
+                idx, val = item.split(":")
+                row[int(idx) - 1] = float(val)
+            xs.append(np.round((row + 1) / 2 * 255).reshape(16, 16))
+        arrays[f"x_{split}"] = np.asarray(xs, dtype=np.uint8)
+        arrays[f"y_{split}"] = np.asarray(ys, dtype=np.uint8)
+    np.savez_compressed(staging / "usps.npz", **arrays)
+
+
+USPS_URL = "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/"
+
+
+def _dataset(name, description, required, url=None, install=None, manual=None, **kw):
+    return assets.Asset(name=name, kind="dataset", relpath=f"datasets/{name}",
+                        description=description, url=url, required=tuple(required),
+                        install=install, manual=manual, **kw)
+
+
+DATASETS: dict[str, assets.Asset] = {
+    a.name: a
+    for a in [
+        _dataset("cats_and_dogs", "cats vs dogs photos (Kaggle/Asirra, TF tutorial subset)",
+                 ["train/cats", "train/dogs", "validation/cats", "validation/dogs"],
+                 url="https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
+                 install=_extract_subfolders("cats_and_dogs_filtered",
+                                              {"train": "train", "validation": "validation"})),
+        _dataset("pacs", "PACS domains photo / art_painting / cartoon / sketch (Li et al. 2017)",
+                 [f"{d}/dog" for d in ("photo", "art_painting", "cartoon", "sketch")],
+                 manual=f"PACS has no direct download: get it from {GDRIVE_PACS} and unpack it as "
+                        "datasets/pacs/<domain>/<class>/*.jpg in your cache or mirror."),
+        _dataset("hymenoptera", "ants vs bees (ImageNet subset)",
+                 ["train/ants", "train/bees", "val/ants", "val/bees"],
+                 url="https://download.pytorch.org/tutorial/hymenoptera_data.zip",
+                 install=_extract_subfolders("hymenoptera_data", {"train": "train", "val": "val"})),
+        _dataset("flowers", "flower photos, 5 classes (tf_flowers)",
+                 ["daisy", "dandelion", "rose", "sunflower", "tulip"],
+                 url="https://storage.googleapis.com/download.tensorflow.org/example_images/"
+                     "flower_photos.tgz",
+                 install=_extract_subfolders("flower_photos", {
+                     "daisy": "daisy", "dandelion": "dandelion", "roses": "rose",
+                     "sunflowers": "sunflower", "tulips": "tulip"})),
+        _dataset("photos", "sample photos for 'what does an ImageNet model see'", ["chelsea.jpg"],
+                 manual="Without the mirror, lessons fall back to the photos shipped inside "
+                        "scikit-image and scikit-learn (course_utils.datasets.package_photos)."),
+        _dataset("mnist", "MNIST handwritten digits", ["mnist.npz"],
+                 url="https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+                 sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
+        _dataset("usps", "USPS handwritten digits (Hull 1994), 16x16", ["usps.npz"],
+                 url=USPS_URL + "usps.bz2", install=_usps_install),
+        _dataset("mnist_m", "MNIST-M (Ganin & Lempitsky 2015): MNIST over colour photo patches",
+                 ["mnist_m.npz"],
+                 manual="MNIST-M has no official direct download: copy datasets/mnist_m/mnist_m.npz "
+                        "from a course mirror, or use the embedded look-alike "
+                        "course_utils.datasets.mnist_m_style()."),
+        _dataset("pneumonia", "PneumoniaMNIST chest X-rays 28x28 (MedMNIST v2)",
+                 ["pneumoniamnist.npz"],
+                 url="https://zenodo.org/records/10519652/files/pneumoniamnist.npz?download=1"),
+    ]
+}
+
+# ---------------------------------------------------------------- image folders
+
+# Folder-per-split datasets: the course's split name -> the folder on disk.
+SPLIT_FOLDERS = {
+    "cats_and_dogs": {"train": "train", "validation": "validation"},
+    "hymenoptera": {"train": "train", "validation": "val"},
+}
+# Datasets without predefined splits get fixed, seeded ones (same seed for everyone).
+SPLIT_SEED = 1234
+SPLIT_FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
+
+
+@dataclass
+class ImageSet:
+    """Images (uint8, N x H x W x 3), integer labels and class names, plus the read report."""
+
+    x: np.ndarray
+    y: np.ndarray
+    class_names: list[str]
+    report: FolderReport | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def as_dataset(self, batch_size: int = 32, shuffle: bool = False, seed: int = 0):
+        """Return these images as a cached, batched, prefetched ``tf.data.Dataset``."""
+        return to_dataset(self.x, self.y, batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def dataset_root(name: str, download: bool = True) -> Path:
+    """Return the local folder of a registered dataset (mirror, cache, or downloaded)."""
+    if name not in DATASETS:
+        raise KeyError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return assets.ensure(DATASETS[name], download=download)
+
+
+def split_files(folder: Path, split: str, seed: int = SPLIT_SEED) -> dict[str, list[Path]]:
+    """Return a fixed, seeded ``train``/``validation``/``test`` share of each class's files."""
+    if split not in SPLIT_FRACTIONS:
+        raise ValueError(f"split must be one of {list(SPLIT_FRACTIONS)}, not {split!r}")
+    out = {}
+    for i, name in enumerate(list_classes(folder)):
+        files = sorted(p for p in (folder / name).iterdir() if p.is_file())
+        order = np.random.default_rng(seed + i).permutation(len(files))
+        n_train = int(round(SPLIT_FRACTIONS["train"] * len(files)))
+        n_val = int(round(SPLIT_FRACTIONS["validation"] * len(files)))
+        bounds = {"train": (0, n_train), "validation": (n_train, n_train + n_val),
+                  "test": (n_train + n_val, len(files))}[split]
+        out[name] = [files[j] for j in sorted(order[bounds[0]:bounds[1]])]
+    return out
+
+
+def load_images(
+    name: str,
+    split: str = "train",
+    image_size: int = 160,
+    per_class: int | None = None,
+    seed: int = 0,
+    domain: str | None = None,
+    verbose: bool = True,
+) -> ImageSet:
+    """Load an image dataset split as NumPy (``domain`` picks a PACS domain).
+
+    ``per_class`` takes a seeded sample of that many images per class; bad files
+    are skipped and reported, never silently dropped.
+    """
+    root = dataset_root(name)
+    if name == "pacs":
+        if domain is None:
+            raise ValueError("PACS needs domain=: one of photo, art_painting, cartoon, sketch")
+        root = root / domain
+    if name in SPLIT_FOLDERS:
+        if split not in SPLIT_FOLDERS[name]:
+            raise ValueError(f"{name} has splits {list(SPLIT_FOLDERS[name])}, not {split!r}")
+        folder, files = root / SPLIT_FOLDERS[name][split], None
+    elif name in ("flowers", "pacs"):
+        folder, files = root, split_files(root, split)
+    else:
+        raise ValueError(f"{name} is not an image-folder dataset; see load_arrays()")
+    x, y, report = load_image_folder(folder, image_size, per_class=per_class, seed=seed,
+                                     files=files, verbose=verbose)
+    return ImageSet(x, y, report.class_names, report)
+
+
+def to_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, seed: int = 0):
+    """Wrap arrays in a ``tf.data`` pipeline: cached, (seeded) shuffled, batched, prefetched."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y)).cache()
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def image_dataset(name: str, split: str = "train", image_size: int = 160, batch_size: int = 32,
+                  shuffle: bool | None = None, **kwargs):
+    """Return ``(tf.data.Dataset, class_names)`` for an image dataset split."""
+    images = load_images(name, split, image_size, **kwargs)
+    shuffle = (split == "train") if shuffle is None else shuffle
+    return images.as_dataset(batch_size, shuffle=shuffle, seed=kwargs.get("seed", 0)), \
+        images.class_names
+
+
+# ---------------------------------------------------------------- arrays
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Load every array of an ``.npz`` file with ``allow_pickle=False``, with a clear error."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError as exc:
+        raise ValueError(
+            f"{path} holds pickled objects, which the course never loads (they can run code); "
+            f"use a plain-array .npz ({exc})"
+        ) from None
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{path} is not a readable .npz file ({exc}); fetch it again") from None
+
+
+def load_arrays(name: str, seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:
+    """Load a digit or X-ray dataset as ``x_train, y_train, x_test, y_test`` (and ``x_val``...).
+
+    MNIST's training digits in the mirror are sorted by class: they come back
+    shuffled with a fixed seed. MNIST-M gets a fixed, seeded train/test split.
+    """
+    root = dataset_root(name)
+    if name == "mnist":
+        d = load_npz(root / "mnist.npz")
+        order = np.random.default_rng(seed).permutation(len(d["y_train"]))
+        d["x_train"], d["y_train"] = d["x_train"][order], d["y_train"][order]
+        return d
+    if name == "usps":
+        return load_npz(root / "usps.npz")
+    if name == "mnist_m":
+        d = load_npz(root / "mnist_m.npz")
+        order = np.random.default_rng(seed).permutation(len(d["y"]))
+        n_test = len(order) // 5
+        test, train = order[:n_test], order[n_test:]
+        return {"x_train": d["x"][train], "y_train": d["y"][train],
+                "x_test": d["x"][test], "y_test": d["y"][test]}
+    if name == "pneumonia":
+        d = load_npz(root / "pneumoniamnist.npz")
+        out = {}
+        for split, short in (("train", "train"), ("val", "val"), ("test", "test")):
+            out[f"x_{short}"] = d[f"{split}_images"]
+            out[f"y_{short}"] = d[f"{split}_labels"].reshape(-1)
+        return out
+    raise ValueError(f"{name} is not an array dataset; see load_images()")
+
+
+# ---------------------------------------------------------------- embedded sets (no mirror)
+
+
+def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Return scikit-learn's 1,797 8x8 digits as uint8 0-255 images and labels."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return np.round(d.images / 16 * 255).astype(np.uint8), d.target.astype(np.uint8)
+
+
+DIGIT_NAMES = "zero one two three four five six seven eight nine".split()
+
+
+def digit_fonts() -> list[Path]:
+    """Return matplotlib's bundled TrueType fonts that have glyphs for all ten digits."""
+    import matplotlib
+    from matplotlib.ft2font import FT2Font
+
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    good = []
+    for path in sorted(folder.glob("*.ttf")):
+        try:
+            font = FT2Font(str(path))
+            indices = [font.get_char_index(ord(c)) for c in "0123456789"]
+            # A glyph index alone is not enough: symbol fonts (cmsy10, cmex10, LastResort)
+            # map the digit code points to other shapes. Real digits are named "zero", "one"...
+            names = [font.get_glyph_name(i) if i else "" for i in indices]
+            if all(g.startswith(n) for g, n in zip(names, DIGIT_NAMES, strict=True)):
+                good.append(path)
+        except Exception:  # unreadable font file: not usable
+            continue
+    return good
+
+
+def printed_digits(per_class: int = 100, size: int = 28, seed: int = 0
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Render digits 0-9 from matplotlib's fonts: white on black, jittered (synthetic data).
+
+    Each image uses a random font, size, rotation and offset, so the set has real
+    variety; it needs no mirror and no network.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = np.random.default_rng(seed)
+    fonts = digit_fonts()
+    canvas = size * 2
+    xs, ys = [], []
+    for digit in range(10):
+        for _ in range(per_class):
+            font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]),
+                                      int(canvas * rng.uniform(0.55, 0.8)))
+            img = Image.new("L", (canvas, canvas), 0)
+            draw = ImageDraw.Draw(img)
+            box = draw.textbbox((0, 0), str(digit), font=font)
+            w, h = box[2] - box[0], box[3] - box[1]
+            offset = rng.uniform(-0.08, 0.08, size=2) * canvas
+            pos = ((canvas - w) / 2 - box[0] + offset[0], (canvas - h) / 2 - box[1] + offset[1])
+            draw.text(pos, str(digit), fill=255, font=font)
+            img = img.rotate(rng.uniform(-15, 15), resample=Image.BILINEAR)
+            xs.append(np.asarray(img.resize((size, size), Image.BILINEAR)))
+            ys.append(digit)
+    order = rng.permutation(len(ys))
+    return np.stack(xs)[order], np.asarray(ys, dtype=np.uint8)[order]
+
+
+def background_photos() -> list[np.ndarray]:
+    """Return colour photos shipped inside scikit-image (used as MNIST-M-style backgrounds)."""
+    from skimage import data
+
+    names = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
+             "immunohistochemistry"]
+    photos = []
+    for n in names:
+        try:
+            photos.append(np.asarray(getattr(data, n)())[..., :3])
+        except Exception:  # an image that would need a download: skip it
+            continue
+    return photos
+
+
+def mnist_m_style(digits: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Blend grayscale digits over random patches of colour photos, as MNIST-M does.
+
+    ``out = |patch - digit|`` per channel (Ganin & Lempitsky 2015), so the digit
+    keeps its shape while colour and texture change: a domain shift you can
+    turn on with one function call. Returns uint8 N x H x W x 3.
+    """
+    rng = np.random.default_rng(seed)
+    photos = background_photos()
+    digits = np.asarray(digits)
+    n, h, w = digits.shape[:3]
+    out = np.empty((n, h, w, 3), dtype=np.uint8)
+    for i in range(n):
+        photo = photos[rng.integers(len(photos))]
+        top = rng.integers(photo.shape[0] - h)
+        left = rng.integers(photo.shape[1] - w)
+        patch = photo[top:top + h, left:left + w].astype(np.int16)
+        out[i] = np.abs(patch - digits[i].astype(np.int16)[..., None]).astype(np.uint8)
+    return out
+
+
+def package_photos(image_size: int | None = None) -> dict[str, np.ndarray]:
+    """Return sample photos shipped in scikit-image / scikit-learn (no mirror needed)."""
+    from PIL import Image
+    from skimage import data
+    from sklearn.datasets import load_sample_images
+
+    photos = {n: np.asarray(getattr(data, n)())[..., :3]
+              for n in ("astronaut", "chelsea", "coffee", "rocket")}
+    sample = load_sample_images()
+    for fname, img in zip(sample.filenames, sample.images, strict=True):
+        photos[Path(fname).stem] = img
+    if image_size:
+        photos = {k: np.asarray(Image.fromarray(v).resize((image_size, image_size)))
+                  for k, v in photos.items()}
+    return photos
+
+
+def load_photos(image_size: int = 224) -> dict[str, np.ndarray]:
+    """Return the sample photos (mirror or cache), else those shipped inside packages."""
+    from course_utils.images import read_image
+
+    found = assets.locate(DATASETS["photos"])
+    if found is None:
+        return package_photos(image_size)
+    return {p.stem: read_image(p, image_size)[0] for p in sorted(found.path.glob("*.jpg"))}

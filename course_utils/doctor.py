@@ -1,0 +1,86 @@
+"""``python -m course_utils doctor``: versions, devices, profile, and every asset's status."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from course_utils import assets, catalog, profiles
+
+
+def environment_rows() -> list[tuple[str, str]]:
+    """Return (item, value) rows: Python, TensorFlow, Keras, devices, profile, mirror, cache."""
+    rows = [("Python", platform.python_version())]
+    try:
+        import tensorflow as tf
+
+        rows.append(("TensorFlow", tf.__version__))
+        devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
+        rows.append(("devices", ", ".join(devices) or "none"))
+    except Exception as exc:  # noqa: BLE001 - doctor reports, never crashes
+        rows.append(("TensorFlow", f"NOT IMPORTABLE ({type(exc).__name__}: {exc}); run `make setup`"))
+    try:
+        import keras
+
+        rows.append(("Keras", f"{keras.__version__} (backend {keras.backend.backend()})"))
+    except Exception as exc:  # noqa: BLE001
+        rows.append(("Keras", f"NOT IMPORTABLE ({exc})"))
+    rows.append(("profile", f"{profiles.current_name()} ({profiles.ENV_VAR})"))
+    mirror = assets.mirror_dir()
+    if mirror is None:
+        rows.append(("mirror", f"{assets.MIRROR_ENV} not set"))
+    else:
+        rows.append(("mirror", f"{mirror}" + ("" if mirror.is_dir() else "  (DOES NOT EXIST)")))
+    rows.append(("cache", str(assets.keras_home())))
+    if assets.offline():
+        rows.append(("network", f"{assets.OFFLINE_ENV} set: no downloads"))
+    return rows
+
+
+def asset_rows(profile: str | None = None) -> list[dict]:
+    """Return one row per asset: name, kind, lessons, status and where it was found."""
+    rows = []
+    for need in catalog.needs_for(profile):
+        found = assets.locate(need.asset)
+        rows.append({
+            "asset": need.asset.name,
+            "kind": need.asset.kind,
+            "lessons": " ".join(need.lessons),
+            "status": "available" if found else ("missing (optional)" if need.optional else "MISSING"),
+            "from": found.source if found else "-",
+            "need": need,
+        })
+    return rows
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    """Format dict rows as a fixed-width text table."""
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    line = "  ".join(c.ljust(widths[c]) for c in columns)
+    out = [line, "  ".join("-" * widths[c] for c in columns)]
+    out += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(out)
+
+
+def run(profile: str | None = None) -> int:
+    """Print the doctor's report; return 0 only when everything the profile needs is there."""
+    print("Transfer learning with Keras 3 -- course doctor\n")
+    env = environment_rows()
+    width = max(len(k) for k, _ in env)
+    for key, value in env:
+        print(f"{key.ljust(width)}  {value}")
+    print()
+    rows = asset_rows(profile)
+    print(format_table(rows, ["asset", "kind", "lessons", "status", "from"]))
+    missing = [r for r in rows if r["status"] == "MISSING"]
+    if not missing:
+        print(f"\nAll {len(rows)} assets the {profile or profiles.current_name()} profile needs are "
+              "available. You can work offline.")
+        return 0
+    print(f"\n{len(missing)} needed asset(s) missing:\n")
+    for r in missing:
+        print(assets.describe_search(r["need"].asset, fix=False) + "\n")
+    print(assets.FIX_HINT)
+    if os.environ.get(assets.MIRROR_ENV) is None:
+        print("Tip: CI and workshops keep a mirror folder; set COURSE_MIRROR to use it.")
+    return 1

@@ -1,0 +1,63 @@
+"""Frozen-base features, computed once and cached on disk: never pay for a frozen base twice."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from course_utils import assets
+
+
+def fingerprint(model, images: np.ndarray, extra: str = "") -> str:
+    """Return a key for (model architecture + weights, input images, extra text).
+
+    The key covers the backbone, its input size, every weight value and every
+    input pixel, so changing any of them computes new features, and nothing
+    stale is ever reused.
+    """
+    h = hashlib.sha256()
+    h.update(model.name.encode())
+    h.update(str(model.input_shape).encode())
+    h.update(str(model.output_shape).encode())
+    for w in model.weights:
+        h.update(np.ascontiguousarray(w.numpy()).tobytes())
+    arr = np.ascontiguousarray(images)
+    h.update(str((arr.shape, arr.dtype)).encode())
+    h.update(arr.tobytes())
+    h.update(extra.encode())
+    return h.hexdigest()[:24]
+
+
+def extract_features(
+    model,
+    images: np.ndarray,
+    batch_size: int = 64,
+    cache: bool = True,
+    cache_dir: Path | None = None,
+    verbose: bool = True,
+) -> np.ndarray:
+    """Run ``model.predict`` on ``images`` once and cache the result on disk.
+
+    ``images`` are whatever the model expects (already preprocessed for a bare
+    backbone). A second call with the same model weights and images loads the
+    cached array instead of recomputing (``cache=False`` forces recomputing).
+    """
+    folder = Path(cache_dir) if cache_dir else assets.course_cache_dir() / "features"
+    path = folder / f"{model.name}-{fingerprint(model, images)}.npy"
+    if cache and path.exists():
+        if verbose:
+            print(f"features: loaded {len(images)} cached feature vectors from {path.name}")
+        return np.load(path, allow_pickle=False)
+    start = time.perf_counter()
+    feats = model.predict(images, batch_size=batch_size, verbose=1 if verbose else 0)
+    if verbose:
+        print(f"features: computed {len(images)} in {time.perf_counter() - start:.1f} s")
+    if cache:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, feats, allow_pickle=False)
+        tmp.replace(path)
+    return feats

@@ -1,0 +1,91 @@
+"""Run profiles: the sizes a lesson uses (never its code path), chosen by ``COURSE_PROFILE``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+
+ENV_VAR = "COURSE_PROFILE"
+DEFAULT = "laptop"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes for one profile; lessons read these in their ``parameters`` cell."""
+
+    name: str
+    image_size: int
+    """Side of the square images fed to the pretrained backbone, in pixels."""
+    train_per_class: int
+    """Labelled training images per class for the small target tasks."""
+    val_per_class: int
+    """Validation images per class."""
+    epochs: int
+    """Epochs for heads and small models trained from scratch."""
+    fine_tune_epochs: int
+    """Epochs for the fine-tuning phase."""
+    batch_size: int
+    seeds: int
+    """How many seeds a lesson that reports mean and spread runs."""
+    digits_per_class: int
+    """Training images per class for digit tasks (MNIST, USPS, ...)."""
+
+    def as_dict(self) -> dict:
+        """Return the profile as a plain dictionary (for tables and reports)."""
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    # For the test suite: every lesson in well under a minute of compute.
+    "smoke": Profile(
+        name="smoke",
+        image_size=96,
+        train_per_class=20,
+        val_per_class=50,
+        epochs=6,
+        fine_tune_epochs=2,
+        batch_size=32,
+        seeds=2,
+        digits_per_class=50,
+    ),
+    # What a learner gets: every lesson in a few minutes on 2 CPU cores.
+    "laptop": Profile(
+        name="laptop",
+        image_size=160,
+        train_per_class=50,
+        val_per_class=200,
+        epochs=15,
+        fine_tune_epochs=5,
+        batch_size=32,
+        seeds=3,
+        digits_per_class=300,
+    ),
+    # For a GPU: full resolution, every image, more epochs.
+    "full": Profile(
+        name="full",
+        image_size=224,
+        train_per_class=50,
+        val_per_class=500,
+        epochs=30,
+        fine_tune_epochs=10,
+        batch_size=64,
+        seeds=5,
+        digits_per_class=1000,
+    ),
+}
+
+
+def current_name() -> str:
+    """Return the profile name from ``COURSE_PROFILE`` (default ``laptop``)."""
+    name = os.environ.get(ENV_VAR, DEFAULT).strip().lower() or DEFAULT
+    if name not in PROFILES:
+        raise ValueError(
+            f"{ENV_VAR}={name!r} is not a profile; choose one of {', '.join(PROFILES)}."
+        )
+    return name
+
+
+def get_profile(name: str | None = None, **overrides: int) -> Profile:
+    """Return the named profile (or the current one), with optional field overrides."""
+    profile = PROFILES[name or current_name()]
+    return replace(profile, **overrides) if overrides else profile

@@ -1,0 +1,185 @@
+"""``python -m course_utils run``: execute lessons headless, write notebooks + HTML, summarise."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import copy
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from course_utils import profiles, report
+
+ROOT = Path(__file__).resolve().parent.parent
+PARAMETERS_TAG = "parameters"
+
+
+@dataclass
+class LessonResult:
+    """How one executed lesson went."""
+
+    lesson: str
+    status: str  # "ok" or "FAILED"
+    minutes: float
+    headline: str
+    error: str = ""
+    notebook: Path | None = None
+    html: Path | None = None
+
+
+def find_lessons(selectors: list[str] | None = None, folder: Path | None = None) -> list[Path]:
+    """Return lesson notebooks: all of ``notebooks/``, or those matching ``01``, names or paths."""
+    folder = folder or ROOT / "notebooks"
+    everything = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not selectors:
+        return everything
+    chosen = []
+    for sel in selectors:
+        path = Path(sel)
+        if path.suffix == ".ipynb" and path.exists():
+            chosen.append(path)
+            continue
+        matches = [p for p in everything if p.stem == sel or p.name.startswith(f"{sel}_")
+                   or p.stem.startswith(sel)]
+        if not matches:
+            names = ", ".join(p.stem for p in everything)
+            raise SystemExit(f"no lesson matches {sel!r}; lessons: {names}")
+        chosen.extend(matches)
+    return chosen
+
+
+def inject_parameters(nb: nbformat.NotebookNode, params: dict) -> nbformat.NotebookNode:
+    """Insert a cell setting ``params`` right after the ``parameters`` cell (papermill style)."""
+    if not params:
+        return nb
+    nb = copy.deepcopy(nb)
+    source = "# Injected parameters\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    index = next((i + 1 for i, c in enumerate(nb.cells)
+                  if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])), 0)
+    nb.cells.insert(index, cell)
+    return nb
+
+
+@contextlib.contextmanager
+def _environ(**values: str):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def execute_notebook(
+    path: Path,
+    out_dir: Path | None = None,
+    profile: str | None = None,
+    params: dict | None = None,
+    timeout: int = 1800,
+    html: bool = True,
+) -> LessonResult:
+    """Execute one notebook in a fresh kernel under ``profile``; write it (and HTML) to ``out_dir``.
+
+    Never raises for a failing cell: the result says which error stopped the lesson.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    path = Path(path)
+    profile = profile or profiles.current_name()
+    nb = inject_parameters(nbformat.read(path, as_version=4), params or {})
+    start = time.perf_counter()
+    error = ""
+    with tempfile.TemporaryDirectory() as tmp:
+        report_file = Path(tmp) / "headlines.jsonl"
+        env = {"COURSE_PROFILE": profile, report.ENV_VAR: str(report_file),
+               "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+               "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        with _environ(**env):
+            try:
+                client.execute()
+            except CellExecutionError as exc:
+                error = _short_error(exc)
+            except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as exc:
+                error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}"
+        headlines = report.read_headlines(report_file)
+    minutes = (time.perf_counter() - start) / 60
+    result = LessonResult(
+        lesson=path.stem,
+        status="FAILED" if error else "ok",
+        minutes=minutes,
+        headline="; ".join(f"{h['label']}: {h['value']}" for h in headlines) or "-",
+        error=error,
+    )
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result.notebook = out_dir / path.name
+        nbformat.write(nb, result.notebook)
+        if html:
+            from nbconvert import HTMLExporter
+
+            body, _ = HTMLExporter().from_notebook_node(nb)
+            result.html = out_dir / f"{path.stem}.html"
+            result.html.write_text(body, encoding="utf-8")
+    return result
+
+
+def _short_error(exc: Exception) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = str(getattr(exc, "evalue", "") or str(exc).strip().splitlines()[-1])
+    return f"{ename}: {evalue}"[:400]
+
+
+def summary_table(results: list[LessonResult]) -> str:
+    """Return the run summary: lesson, status, minutes, headline number."""
+    from course_utils.doctor import format_table
+
+    rows = [{"lesson": r.lesson, "status": r.status, "minutes": f"{r.minutes:.1f}",
+             "headline": r.headline if r.status == "ok" else r.error} for r in results]
+    return format_table(rows, ["lesson", "status", "minutes", "headline"])
+
+
+def parse_params(items: list[str]) -> dict:
+    """Parse ``NAME=VALUE`` overrides (VALUE as a Python literal, else a string)."""
+    params = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if not name.isidentifier() or not _:
+            raise SystemExit(f"-p expects NAME=VALUE, got {item!r}")
+        try:
+            params[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[name] = value
+    return params
+
+
+def run(selectors: list[str] | None = None, profile: str | None = None, out_dir: Path | None = None,
+        params: dict | None = None, timeout: int = 1800) -> list[LessonResult]:
+    """Execute lessons one after another, printing progress and the summary table."""
+    lessons = find_lessons(selectors)
+    out_dir = Path(out_dir or ROOT / "build")
+    profile = profile or profiles.current_name()
+    results = []
+    print(f"Running {len(lessons)} lesson(s) in the {profile!r} profile; output in {out_dir}/")
+    for i, path in enumerate(lessons, 1):
+        print(f"[{i}/{len(lessons)}] {path.stem} ...", flush=True)
+        result = execute_notebook(path, out_dir, profile, params, timeout)
+        print(f"      {result.status} in {result.minutes:.1f} min"
+              + (f" -- {result.error}" if result.error else ""), flush=True)
+        results.append(result)
+    print()
+    print(summary_table(results))
+    return results
