@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bz2
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,7 +229,7 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
             f"{path} holds pickled objects, which the course never loads (they can run code); "
             f"use a plain-array .npz ({exc})"
         ) from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path} is not a readable .npz file ({exc}); fetch it again") from None
 
 

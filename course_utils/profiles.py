@@ -39,10 +39,10 @@ PROFILES: dict[str, Profile] = {
     # For the test suite: every lesson in well under a minute of compute.
     "smoke": Profile(
         name="smoke",
-        image_size=96,
+        image_size=128,
         train_per_class=20,
         val_per_class=50,
-        epochs=6,
+        epochs=10,
         fine_tune_epochs=2,
         batch_size=32,
         seeds=2,

@@ -1,0 +1,39 @@
+# Everything installs itself into .venv on first use (needs Python >= 3.10 and internet for PyPI).
+#   make run    -- the course's main job: execute every lesson headless (default profile: laptop)
+#   make test   -- the test suite (smoke profile), as CI runs it
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test doctor fetch release lint clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) -m course_utils run $(LESSONS)
+
+test: setup
+	$(PY) -m ruff check .
+	COURSE_PROFILE=smoke $(PY) -m pytest $(PYTEST_ARGS)
+
+doctor: setup
+	$(PY) -m course_utils doctor
+
+fetch: setup
+	$(PY) -m course_utils fetch $(if $(TO),--to $(TO))
+
+release: setup
+	$(PY) -m course_utils release
+
+lint: setup
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,44 @@
+"""Shared test set-up: smoke profile, the offline mirror, and an isolated Keras cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("COURSE_PROFILE", "smoke")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if not os.environ.get("COURSE_MIRROR") and (ROOT.parent / "shared" / "offline-mirror").is_dir():
+    os.environ["COURSE_MIRROR"] = str((ROOT.parent / "shared" / "offline-mirror").resolve())
+
+
+def mirror() -> Path | None:
+    """Return the configured mirror, if it exists."""
+    value = os.environ.get("COURSE_MIRROR")
+    return Path(value) if value and Path(value).is_dir() else None
+
+
+needs_mirror = pytest.mark.skipif(mirror() is None, reason="needs COURSE_MIRROR (the course mirror)")
+
+
+@pytest.fixture
+def isolated_home(tmp_path, monkeypatch):
+    """An empty Keras cache, no mirror, and no network: nothing can be found."""
+    home = tmp_path / "keras_home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.delenv("COURSE_MIRROR", raising=False)
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture
+def mirror_only(tmp_path, monkeypatch):
+    """The course mirror, an empty Keras cache, and no network."""
+    if mirror() is None:
+        pytest.skip("needs COURSE_MIRROR")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "course_cache"))
+    return mirror()
