@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -23,6 +24,17 @@ class CellRun:
 
     status: str = "not run"
     detail: str = ""
+
+
+class _QuietDeadKernelPoll(logging.Filter):
+    """Hide nbclient's harmless "Task exception was never retrieved" after a kernel dies."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop only the asyncio report about nbclient's kernel-alive polling task."""
+        return "_async_poll_kernel_alive" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_QuietDeadKernelPoll())
 
 
 def _alive(process: psutil.Process) -> bool:
@@ -94,7 +106,8 @@ def _error_of(cell: nbformat.NotebookNode) -> str | None:
     """Return ``Name: value`` of the first error output of an executed cell, if any."""
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
+            text = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+            return text.strip().rstrip(":")
     return None
 
 
