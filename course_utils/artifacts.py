@@ -12,6 +12,7 @@ saved through Keras' saving library rather than ``Model.save``. Nothing is pickl
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -146,10 +147,12 @@ def _load_keras(path: Path) -> Any:
     """Load a ``.keras`` file in safe mode, falling back to an uncompiled model."""
     import keras
 
-    try:
-        return keras.saving.load_model(path, compile=True, safe_mode=True)
-    except Exception:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    with warnings.catch_warnings():  # optimizer state is irrelevant to checks
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return keras.saving.load_model(path, compile=True, safe_mode=True)
+        except Exception:
+            return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
 def load_artifacts(
