@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -142,7 +143,10 @@ def execute_cells(
     start = time.monotonic()
     watchdog: MemoryWatchdog | None = None
     try:
-        with client.setup_kernel(env=env, cwd=str(workdir)):
+        # The kernel's own stdout/stderr (TensorFlow logs, student noise) are not needed:
+        # everything the grader uses comes through the kernel protocol or artifacts.
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        with client.setup_kernel(env=env, cwd=str(workdir), **quiet):
             watchdog = MemoryWatchdog(client.km.provisioner.pid, memory_limit_mb)
             watchdog.start()
             for index, cell in enumerate(nb.cells):
