@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv as csv_module
+import dataclasses
 import json
 import os
 import secrets
@@ -359,7 +360,7 @@ def grade_submission(
     solution_path = find_solution(result.lesson, solutions_dir)
     solution = read_notebook(solution_path)
     checks = [
-        GradedCheck(**{**check.__dict__, "max_points": get_check(check.name).points})
+        dataclasses.replace(check, max_points=get_check(check.name).points)
         for check in solution_checks(solution)
     ]
     scores = {c.key: CheckScore(c.key, c.name, 0.0, c.max_points) for c in checks}
