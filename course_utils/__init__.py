@@ -17,6 +17,9 @@ Modules, one job each:
 - ``report``    -- a lesson's headline number for the run summary
 - ``doctor``    -- what is installed and available, and how to fix what is not
 - ``runner``    -- execute lessons headless, write HTML, print a summary
+- ``release``   -- generate exercises/ from solutions/ (solution regions blanked)
+- ``checks``    -- instant-feedback checks; ``checks_lessonNN`` hold each lesson's checks
+- ``grading``   -- the autograder (``executor``, ``artifacts``, ``check_worker``, ``nbtools``)
 """
 
 __version__ = "0.1.0"

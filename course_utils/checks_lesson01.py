@@ -1,0 +1,147 @@
+"""Checks for lesson 01 (what is transfer learning): frozen base, head, pretrained vs scratch.
+
+Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from course_utils.checks import CheckFailed, CheckResult, register_check
+
+BINARY_LOSSES = {"binary_crossentropy", "binarycrossentropy", "binary_focal_crossentropy"}
+CATEGORICAL_LOSSES = {
+    "categorical_crossentropy",
+    "categoricalcrossentropy",
+    "sparse_categorical_crossentropy",
+    "sparsecategoricalcrossentropy",
+}
+MIN_GAIN = 0.1
+
+
+def _require_model(value: Any, name: str) -> Any:
+    """Raise a friendly hint unless ``value`` is a Keras model."""
+    import keras
+
+    if not isinstance(value, keras.Model):
+        raise CheckFailed(f"`{name}` should be a Keras model, got {type(value).__name__}")
+    return value
+
+
+def _loss_name(model: Any) -> tuple[str | None, bool]:
+    """Return the compiled loss as a normalised name (None if not compiled) and from_logits."""
+    loss = getattr(model, "loss", None)
+    if loss is None:
+        return None, False
+    if isinstance(loss, str):
+        return loss.lower(), False
+    name = getattr(loss, "name", None) or type(loss).__name__
+    return str(name).lower(), bool(getattr(loss, "from_logits", False))
+
+
+def _activation_name(layer: Any) -> str:
+    """Name of a layer's activation function ('linear' when it has none)."""
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
+
+
+def _accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of a binary (1 sigmoid unit) or 2-class softmax model on (x, y)."""
+    probabilities = np.asarray(model.predict(x, verbose=0))
+    if probabilities.ndim == 1 or probabilities.shape[-1] == 1:
+        predicted = (probabilities.reshape(-1) > 0.5).astype(int)
+    else:
+        predicted = probabilities.argmax(axis=-1)
+    labels = np.asarray(y)
+    labels = labels.argmax(axis=-1) if labels.ndim > 1 and labels.shape[-1] > 1 else labels
+    return float(np.mean(predicted == labels.reshape(-1).astype(int)))
+
+
+@register_check("01.frozen_base", points=2)
+def frozen_base(base: Any) -> None:
+    """The pretrained base model is frozen: no trainable layers or weights."""
+    _require_model(base, "base")
+    trainable_layers = [layer for layer in base.layers if layer.trainable and layer.weights]
+    trainable_weights = len(base.trainable_weights)
+    if trainable_layers or trainable_weights:
+        raise CheckFailed(
+            f"your base model has {len(trainable_layers)} trainable layers "
+            f"({trainable_weights} trainable weight tensors); freeze it with "
+            "base.trainable = False before building and compiling the head"
+        )
+
+
+@register_check("01.head_output", points=2)
+def head_output(head: Any) -> CheckResult | None:
+    """The classifier ends in 1 sigmoid unit or 2 softmax units, with a matching loss."""
+    _require_model(head, "head")
+    last = head.layers[-1]
+    units = head.outputs[0].shape[-1] if head.outputs else None
+    activation = _activation_name(last)
+    loss, from_logits = _loss_name(head)
+    if units == 1:
+        if activation != "sigmoid" and not (activation == "linear" and from_logits):
+            raise CheckFailed(
+                f"the last layer has 1 unit with '{activation}' activation; for a binary "
+                "classifier use Dense(1, activation='sigmoid')"
+            )
+        if loss is not None and loss not in BINARY_LOSSES:
+            raise CheckFailed(
+                f"one sigmoid output goes with loss='binary_crossentropy', not '{loss}'"
+            )
+    elif units == 2:
+        if activation != "softmax" and not (activation == "linear" and from_logits):
+            raise CheckFailed(
+                f"the last layer has 2 units with '{activation}' activation; use "
+                "Dense(2, activation='softmax') (or Dense(1, activation='sigmoid'))"
+            )
+        if loss is not None and loss not in CATEGORICAL_LOSSES:
+            raise CheckFailed(
+                f"two softmax outputs go with loss='sparse_categorical_crossentropy' "
+                f"(integer labels), not '{loss}'"
+            )
+    else:
+        raise CheckFailed(
+            f"the model outputs {units} values per image; cats vs dogs needs "
+            "Dense(1, activation='sigmoid') as the last layer"
+        )
+    if loss is None:
+        return CheckResult(1, "the head is not compiled yet: call head.compile(loss=..., ...)")
+    return None
+
+
+@register_check("01.beats_scratch", points=1)
+def beats_scratch(pretrained_acc: Any, scratch_acc: Any) -> None:
+    """Reported accuracies: the pretrained model beats the scratch CNN by >= 0.1."""
+    values = {"pretrained_acc": pretrained_acc, "scratch_acc": scratch_acc}
+    for name, value in values.items():
+        try:
+            number = float(np.asarray(value))
+        except (TypeError, ValueError) as error:
+            raise CheckFailed(f"`{name}` should be a number between 0 and 1") from error
+        if not 0.0 <= number <= 1.0:
+            raise CheckFailed(f"`{name}` should be an accuracy between 0 and 1, got {number}")
+    gain = float(np.asarray(pretrained_acc)) - float(np.asarray(scratch_acc))
+    if gain < MIN_GAIN:
+        raise CheckFailed(
+            f"the pretrained model is only {gain:+.2f} better than the scratch CNN; "
+            f"expected at least +{MIN_GAIN}. Is the base frozen and are the images "
+            "preprocessed with the base model's preprocess_input?"
+        )
+
+
+@register_check("01.beats_scratch_recomputed", points=2)
+def beats_scratch_recomputed(pretrained: Any, scratch: Any, x: Any, y: Any) -> None:
+    """Hidden: recompute both accuracies from the models on the validation arrays."""
+    _require_model(pretrained, "pretrained")
+    _require_model(scratch, "scratch")
+    x, y = np.asarray(x), np.asarray(y)
+    pretrained_acc = _accuracy(pretrained, x, y)
+    scratch_acc = _accuracy(scratch, x, y)
+    if pretrained_acc - scratch_acc < MIN_GAIN:
+        raise CheckFailed(
+            f"on the validation images the pretrained model scores {pretrained_acc:.2f} and "
+            f"the scratch CNN {scratch_acc:.2f}; expected a gain of at least {MIN_GAIN}"
+        )
