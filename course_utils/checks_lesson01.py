@@ -145,3 +145,25 @@ def beats_scratch_recomputed(pretrained: Any, scratch: Any, x: Any, y: Any) -> N
             f"on the validation images the pretrained model scores {pretrained_acc:.2f} and "
             f"the scratch CNN {scratch_acc:.2f}; expected a gain of at least {MIN_GAIN}"
         )
+
+
+@register_check("01.end_to_end_accuracy", points=2)
+def end_to_end_accuracy(pretrained: Any) -> None:
+    """Hidden: the raw-pixel model classifies unseen validation photos (loaded here) >= 0.8."""
+    from course_utils import datasets
+
+    _require_model(pretrained, "pretrained")
+    shape = pretrained.input_shape
+    if len(shape) != 4 or shape[1] is None or shape[1] != shape[2] or shape[3] != 3:
+        raise CheckFailed(
+            f"`pretrained` should take square RGB photos (None, size, size, 3), got {shape}"
+        )
+    photos = datasets.load_images("cats_and_dogs", "validation", int(shape[1]), per_class=20,
+                                  seed=2024, verbose=False)
+    accuracy = _accuracy(pretrained, photos.x.astype("float32"), photos.y)
+    if accuracy < 0.8:
+        raise CheckFailed(
+            f"on 40 unseen validation photos (raw 0-255 pixels) your model scores {accuracy:.2f}; "
+            "expected >= 0.80. Does it preprocess inside (Rescaling(1/127.5, offset=-1)) before "
+            "the frozen base, and end with your trained head?"
+        )

@@ -9,8 +9,9 @@ from conftest import ROOT, needs_mirror
 
 from course_utils import runner
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
-ALL_COMMITTED = NOTEBOOKS + sorted((ROOT / "exercises").glob("*.ipynb"))
+LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+ALL_COMMITTED = LESSONS + SOLUTIONS + sorted((ROOT / "exercises").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", ALL_COMMITTED, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -23,18 +24,37 @@ def test_committed_notebooks_are_clean(path):
                 f"{path.name} is committed with outputs: clear them"
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name != "exercises"],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", LESSONS + SOLUTIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_each_lesson_has_a_parameters_cell(path):
     nb = json.loads(path.read_text())
     assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
 
 
+def test_every_lesson_with_exercises_has_its_solution():
+    lessons = {p.name[:2] for p in LESSONS}
+    assert {p.name[:2] for p in SOLUTIONS} <= lessons
+
+
 @needs_mirror
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_notebook_runs_in_smoke_profile(path, tmp_path, monkeypatch):
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_lesson_runs_in_smoke_profile(path, tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
     result = runner.execute_notebook(path, tmp_path, profile="smoke", timeout=900, html=False)
     assert result.status == "ok", f"{path.name} failed: {result.error}"
     assert result.headline != "-", f"{path.name} reports no headline number"
+
+
+@needs_mirror
+@pytest.mark.notebook
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
+def test_solution_scores_full_marks_and_blank_exercise_zero(solution, tmp_path, monkeypatch):
+    """Executes each solution notebook (smoke profile) through the grader, and its exercise."""
+    from course_utils.grading import grade_submissions
+
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    exercise = ROOT / "exercises" / solution.name
+    full, blank = grade_submissions([solution, exercise], solutions_dir=ROOT / "solutions",
+                                    feedback_dir=tmp_path / "feedback", cell_timeout=600)
+    assert full.max_score >= 4 and full.score == full.max_score, full
+    assert blank.score == 0, blank
