@@ -14,6 +14,13 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 ALL_COMMITTED = LESSONS + SOLUTIONS + sorted((ROOT / "exercises").glob("*.ipynb"))
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    """One feature cache for all notebooks of a test run: keys cover weights and pixels, so
+    sharing is safe, and a lesson and its solution never pay for the same frozen base twice."""
+    return tmp_path_factory.mktemp("course_cache")
+
+
 @pytest.mark.parametrize("path", ALL_COMMITTED, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_committed_notebooks_are_clean(path):
     nb = json.loads(path.read_text())
@@ -38,8 +45,8 @@ def test_every_lesson_with_exercises_has_its_solution():
 @needs_mirror
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
-def test_lesson_runs_in_smoke_profile(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+def test_lesson_runs_in_smoke_profile(path, tmp_path, monkeypatch, shared_cache):
+    monkeypatch.setenv("COURSE_CACHE", str(shared_cache))
     result = runner.execute_notebook(path, tmp_path, profile="smoke", timeout=900, html=False)
     assert result.status == "ok", f"{path.name} failed: {result.error}"
     assert result.headline != "-", f"{path.name} reports no headline number"
@@ -48,11 +55,12 @@ def test_lesson_runs_in_smoke_profile(path, tmp_path, monkeypatch):
 @needs_mirror
 @pytest.mark.notebook
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
-def test_solution_scores_full_marks_and_blank_exercise_zero(solution, tmp_path, monkeypatch):
+def test_solution_scores_full_marks_and_blank_exercise_zero(solution, tmp_path, monkeypatch,
+                                                          shared_cache):
     """Executes each solution notebook (smoke profile) through the grader, and its exercise."""
     from course_utils.grading import grade_submissions
 
-    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("COURSE_CACHE", str(shared_cache))
     exercise = ROOT / "exercises" / solution.name
     full, blank = grade_submissions([solution, exercise], solutions_dir=ROOT / "solutions",
                                     feedback_dir=tmp_path / "feedback", cell_timeout=600)
