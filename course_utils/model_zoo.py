@@ -28,32 +28,43 @@ PUBLISHED_SIZE_MB: dict[str, float] = {
 }
 
 
-def measure_latency(model, image_size: int | None = None, batch: int = 8, repeats: int = 5,
-                    warmup: int = 2, seed: int = 0) -> float:
-    """Return the best of ``repeats`` timed forward passes of one batch, in ms per image.
+def measure_latencies(models: dict, image_size: int | None = None, batch: int = 8, repeats: int = 5,
+                      warmup: int = 2, seed: int = 0) -> dict[str, float]:
+    """Return each model's best of ``repeats`` timed forward passes of one batch, in ms per image.
 
     Random 0-255 pixels are fed through ``model.predict_on_batch`` after ``warmup``
     untimed passes (the first call traces the graph and is much slower). The
-    minimum, not the mean, is reported: other programs on the machine only ever
-    add time, so the fastest pass is the least disturbed one. ``image_size``
-    defaults to the model's own input size.
+    models take turns pass by pass, so a busy moment on the machine hits all of
+    them alike, and the minimum, not the mean, is reported: other programs can
+    only add time, so the fastest pass is the least disturbed one.
+    ``image_size`` defaults to each model's own input size.
     """
     if batch < 1 or repeats < 1 or warmup < 0:
         raise ValueError("batch and repeats must be >= 1 and warmup >= 0")
-    shape = model.input_shape
-    size = image_size or shape[1]
-    if size is None:
-        raise ValueError("the model has no fixed input size: pass image_size")
-    channels = shape[-1] or 3
-    x = np.random.default_rng(seed).uniform(0, 255, (batch, size, size, channels)).astype("float32")
+    rng = np.random.default_rng(seed)
+    inputs = {}
+    for name, model in models.items():
+        shape = model.input_shape
+        size = image_size or shape[1]
+        if size is None:
+            raise ValueError(f"model {name!r} has no fixed input size: pass image_size")
+        inputs[name] = rng.uniform(0, 255, (batch, size, size, shape[-1] or 3)).astype("float32")
     for _ in range(warmup):
-        model.predict_on_batch(x)
-    times = []
+        for name, model in models.items():
+            model.predict_on_batch(inputs[name])
+    times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict_on_batch(x)
-        times.append(time.perf_counter() - start)
-    return float(min(times) / batch * 1000)
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.predict_on_batch(inputs[name])
+            times[name].append(time.perf_counter() - start)
+    return {name: float(min(t) / batch * 1000) for name, t in times.items()}
+
+
+def measure_latency(model, image_size: int | None = None, batch: int = 8, repeats: int = 5,
+                    warmup: int = 2, seed: int = 0) -> float:
+    """Return one model's best forward-pass time in ms per image (see :func:`measure_latencies`)."""
+    return measure_latencies({"model": model}, image_size, batch, repeats, warmup, seed)["model"]
 
 
 def locate_weights(name: str, image_size: int = 224, include_top: bool = False

@@ -66,3 +66,9 @@ def test_compare_backbones_reports_the_located_file_size(mirror_only):
     (row,) = model_zoo.compare_backbones(["mobilenet_v2_035"], image_size=32, batch=1, repeats=1,
                                          verbose=False)
     assert row["weights_offline"] and 1.5 < row["weights_mb"] < 3
+
+
+def test_measure_latencies_times_several_models_in_turn():
+    small, big = _tiny(24, 2), _tiny(24, 64)
+    ms = model_zoo.measure_latencies({"small": small, "big": big}, batch=2, repeats=2)
+    assert set(ms) == {"small", "big"} and all(v > 0 for v in ms.values())
