@@ -1,0 +1,130 @@
+"""Measuring ``keras.applications`` backbones: parameters, weight files, latency (lesson 02).
+
+Size and speed do not depend on the weight values, so every architecture is
+measured built with ``weights=None``: those whose ImageNet weights are not at
+hand offline still get a row, marked as such.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections.abc import Iterable
+
+import numpy as np
+
+from course_utils import assets, backbones
+
+KERAS_TABLE_SOURCE = "https://keras.io/api/applications/"
+# "Size (MB)" of the weight file *with* the 1000-class head, from the Keras table above.
+# The alpha < 1 MobileNets and the MobileNetV3s have no row there.
+PUBLISHED_SIZE_MB: dict[str, float] = {
+    "mobilenet_v2": 14,
+    "mobilenet": 16,
+    "efficientnet_b0": 29,
+    "resnet50": 98,
+    "xception": 88,
+}
+
+
+def measure_latencies(models: dict, image_size: int | None = None, batch: int = 8, repeats: int = 5,
+                      warmup: int = 2, seed: int = 0) -> dict[str, float]:
+    """Return each model's best of ``repeats`` timed forward passes of one batch, in ms per image.
+
+    Random 0-255 pixels are fed through ``model.predict_on_batch`` after ``warmup``
+    untimed passes (the first call traces the graph and is much slower). The
+    models take turns pass by pass, so a busy moment on the machine hits all of
+    them alike, and the minimum, not the mean, is reported: other programs can
+    only add time, so the fastest pass is the least disturbed one.
+    ``image_size`` defaults to each model's own input size.
+    """
+    if batch < 1 or repeats < 1 or warmup < 0:
+        raise ValueError("batch and repeats must be >= 1 and warmup >= 0")
+    rng = np.random.default_rng(seed)
+    inputs = {}
+    for name, model in models.items():
+        shape = model.input_shape
+        size = image_size or shape[1]
+        if size is None:
+            raise ValueError(f"model {name!r} has no fixed input size: pass image_size")
+        inputs[name] = rng.uniform(0, 255, (batch, size, size, shape[-1] or 3)).astype("float32")
+    for _ in range(warmup):
+        for name, model in models.items():
+            model.predict_on_batch(inputs[name])
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.predict_on_batch(inputs[name])
+            times[name].append(time.perf_counter() - start)
+    return {name: float(min(t) / batch * 1000) for name, t in times.items()}
+
+
+def measure_latency(model, image_size: int | None = None, batch: int = 8, repeats: int = 5,
+                    warmup: int = 2, seed: int = 0) -> float:
+    """Return one model's best forward-pass time in ms per image (see :func:`measure_latencies`)."""
+    return measure_latencies({"model": model}, image_size, batch, repeats, warmup, seed)["model"]
+
+
+def locate_weights(name: str, image_size: int = 224, include_top: bool = False
+                   ) -> assets.Located | None:
+    """Return where backbone ``name``'s ImageNet weights are found offline (mirror/cache), or None.
+
+    Like :func:`backbones.load_backbone`, a missing per-size MobileNet file falls
+    back to the 224-px file, which loads into a model of any size.
+    """
+    spec = backbones.get(name)
+    found = assets.locate(spec.weights_asset(image_size, include_top))
+    if found is None and spec.size_specific:
+        found = assets.locate(spec.weights_asset(spec.default_size, include_top))
+    return found
+
+
+def backbone_row(name: str, image_size: int = 128, batch: int = 8, repeats: int = 3) -> dict:
+    """Build backbone ``name`` (no top, average pooling, ``weights=None``) and measure one row.
+
+    Keys: name, constructor, params, weights_offline, weights_file, weights_mb (size of
+    the located no-top file, None when not offline), published_mb, published_top1,
+    latency_ms (per image at ``image_size``), image_size.
+    """
+    spec = backbones.get(name)
+    model = backbones.load_backbone(name, image_size, weights=None, pooling="avg", verbose=False)
+    found = locate_weights(name, image_size)
+    row = {
+        "name": name,
+        "constructor": spec.constructor + (f"(alpha={spec.kwargs['alpha']})" if "alpha" in spec.kwargs
+                                           else ""),
+        "params": int(model.count_params()),
+        "weights_offline": found is not None,
+        "weights_file": found.path.name if found else None,
+        "weights_mb": round(found.path.stat().st_size / 1e6, 1) if found else None,
+        "published_mb": PUBLISHED_SIZE_MB.get(name),
+        "published_top1": spec.published_top1,
+        "latency_ms": measure_latency(model, image_size, batch=batch, repeats=repeats),
+        "image_size": image_size,
+    }
+    del model
+    gc.collect()
+    return row
+
+
+def compare_backbones(names: Iterable[str] | None = None, image_size: int = 128, batch: int = 8,
+                      repeats: int = 3, verbose: bool = True) -> list[dict]:
+    """Return one :func:`backbone_row` per backbone (default: all of ``backbones.BACKBONES``)."""
+    names = list(names) if names is not None else list(backbones.BACKBONES)
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)  # each new model re-traces predict: TF warns, harmlessly
+    rows = []
+    try:
+        for name in names:
+            start = time.perf_counter()
+            rows.append(backbone_row(name, image_size, batch=batch, repeats=repeats))
+            if verbose:
+                print(f"{name:20s} {rows[-1]['latency_ms']:7.1f} ms/image  "
+                      f"(built and measured in {time.perf_counter() - start:.1f} s)")
+    finally:
+        tf_logger.setLevel(level)
+    return rows
+
