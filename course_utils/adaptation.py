@@ -1,0 +1,221 @@
+"""Domain adaptation building blocks: measure a domain shift, then reduce it.
+
+Measuring: :func:`domain_classifier_accuracy` / :func:`proxy_a_distance` (how well a
+classifier tells the domains apart), :func:`mean_distance`, :func:`coral_distance`
+and :func:`mmd_rbf` (how far apart feature statistics are). Reducing:
+:func:`adabn` (re-estimate BatchNormalization statistics on the target domain),
+:func:`coral_loss` (Deep CORAL), :class:`GradientReversal` with
+:func:`lambda_schedule` (DANN), :func:`pseudo_label` (confident self-training).
+
+The lesson notebook writes the key lines of each method itself; these are the
+tested, reusable versions of the same formulas.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+# ---------------------------------------------------------------- measuring a shift
+
+
+def domain_classifier_accuracy(source_feats, target_feats, seed: int = 0,
+                               max_per_domain: int = 2000) -> float:
+    """Held-out accuracy of a logistic regression telling source from target features.
+
+    Balanced: both domains are cut to the same size (at most ``max_per_domain``),
+    then split half for training, half for testing. 0.5 means the domains are
+    indistinguishable to a linear classifier; 1.0 means perfectly separable.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    s = np.asarray(source_feats, dtype="float64").reshape(len(source_feats), -1)
+    t = np.asarray(target_feats, dtype="float64").reshape(len(target_feats), -1)
+    n = min(len(s), len(t), max_per_domain)
+    if n < 4:
+        raise ValueError(f"need at least 4 samples per domain, got {len(s)} and {len(t)}")
+    rng = np.random.default_rng(seed)
+    s, t = s[rng.permutation(len(s))[:n]], t[rng.permutation(len(t))[:n]]
+    x = np.concatenate([s, t])
+    d = np.concatenate([np.zeros(n, int), np.ones(n, int)])
+    x_tr, x_te, d_tr, d_te = train_test_split(x, d, test_size=0.5, stratify=d, random_state=seed)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+    clf.fit(x_tr, d_tr)
+    return float(clf.score(x_te, d_te))
+
+
+def proxy_a_distance(source_feats, target_feats, seed: int = 0, max_per_domain: int = 2000) -> float:
+    """Proxy A-distance ``2 (1 - 2 err)`` of a domain classifier (Ben-David et al. 2007).
+
+    ``err`` is the held-out error of :func:`domain_classifier_accuracy`. 0 means
+    the domains cannot be told apart, 2 means perfectly separable. An error above
+    0.5 is chance, so the value is clipped to [0, 2].
+    """
+    err = 1.0 - domain_classifier_accuracy(source_feats, target_feats, seed, max_per_domain)
+    return float(np.clip(2.0 * (1.0 - 2.0 * err), 0.0, 2.0))
+
+
+def mean_distance(source_feats, target_feats) -> float:
+    """Euclidean distance between the mean feature vectors of the two domains."""
+    s = np.asarray(source_feats, dtype="float64")
+    t = np.asarray(target_feats, dtype="float64")
+    return float(np.linalg.norm(s.mean(axis=0) - t.mean(axis=0)))
+
+
+def coral_distance(source_feats, target_feats) -> float:
+    """CORAL distance ``||C_s - C_t||_F^2 / (4 d^2)`` between feature covariances (NumPy)."""
+    s = np.asarray(source_feats, dtype="float64")
+    t = np.asarray(target_feats, dtype="float64")
+    d = s.shape[1]
+    diff = np.cov(s, rowvar=False) - np.cov(t, rowvar=False)
+    return float(np.sum(diff**2) / (4.0 * d * d))
+
+
+def mmd_rbf(source_feats, target_feats, gamma: float | None = None, max_per_domain: int = 1000,
+            seed: int = 0) -> float:
+    """Squared maximum mean discrepancy with an RBF kernel (biased estimate, >= 0).
+
+    ``gamma`` defaults to the median heuristic: 1 / median squared distance of
+    the pooled samples. Each domain is subsampled to ``max_per_domain`` rows.
+    """
+    rng = np.random.default_rng(seed)
+    s = np.asarray(source_feats, dtype="float64")
+    t = np.asarray(target_feats, dtype="float64")
+    s = s[rng.permutation(len(s))[:max_per_domain]]
+    t = t[rng.permutation(len(t))[:max_per_domain]]
+
+    def sq_dists(a, b):
+        return np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T, 0.0)
+
+    if gamma is None:
+        pooled = np.concatenate([s, t])
+        med = np.median(sq_dists(pooled, pooled))
+        gamma = 1.0 / med if med > 0 else 1.0
+    kss = np.exp(-gamma * sq_dists(s, s)).mean()
+    ktt = np.exp(-gamma * sq_dists(t, t)).mean()
+    kst = np.exp(-gamma * sq_dists(s, t)).mean()
+    return float(max(kss + ktt - 2 * kst, 0.0))
+
+
+# ---------------------------------------------------------------- reducing a shift
+
+
+def coral_loss(source_feats, target_feats):
+    """Deep CORAL loss (Sun & Saenko 2016): ``||C_s - C_t||_F^2 / (4 d^2)``, differentiable.
+
+    ``C`` is the (unbiased) covariance matrix of a batch of features, shape
+    (batch, d). Works on backend tensors inside a training step, and on NumPy.
+    """
+    ops = keras.ops
+
+    def covariance(x):
+        x = ops.cast(x, "float32")
+        n = ops.cast(ops.shape(x)[0], "float32")
+        centred = x - ops.mean(x, axis=0, keepdims=True)
+        return ops.matmul(ops.transpose(centred), centred) / (n - 1.0)
+
+    d = ops.cast(ops.shape(source_feats)[1], "float32")
+    diff = covariance(source_feats) - covariance(target_feats)
+    return ops.sum(ops.square(diff)) / (4.0 * d * d)
+
+
+def lambda_schedule(p: float, gamma: float = 10.0) -> float:
+    """DANN's ramp ``2 / (1 + exp(-gamma p)) - 1`` for training progress ``p`` in [0, 1].
+
+    Starts at 0 (the domain loss does not disturb early, noisy features) and
+    rises smoothly to almost 1 (Ganin et al. 2016, section 5.2.2).
+    """
+    p = float(np.clip(p, 0.0, 1.0))
+    return float(2.0 / (1.0 + np.exp(-gamma * p)) - 1.0)
+
+
+def reverse_gradient(x, lam):
+    """Identity in the forward pass; multiplies the incoming gradient by ``-lam`` backwards."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def _reverse(inputs):
+        def grad(upstream):
+            return -lam * upstream
+
+        return tf.identity(inputs), grad
+
+    return _reverse(x)
+
+
+def pseudo_label(probs, threshold: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(mask, labels)``: which rows are confident (max prob >= threshold) and their argmax.
+
+    Self-training keeps only the ``mask`` rows with their predicted ``labels``:
+    the threshold trades how many target examples are used against how many of
+    them are wrong.
+    """
+    probs = np.asarray(probs)
+    if probs.ndim != 2:
+        raise ValueError(f"expected probabilities of shape (N, classes), got {probs.shape}")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    return probs.max(axis=1) >= threshold, probs.argmax(axis=1)
+
+
+def batchnorm_layers(model) -> list:
+    """Return the model's BatchNormalization layers in order, looking inside nested models."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer)
+        elif hasattr(layer, "layers"):
+            found.extend(batchnorm_layers(layer))
+    return found
+
+
+def adabn(model, target_x, batch_size: int = 256) -> int:
+    """AdaBN (Li et al. 2016): replace every BatchNormalization layer's moving mean and
+    variance by the statistics of its inputs on ``target_x``; return how many layers changed.
+
+    Layer by layer, in order, so each layer sees inputs already normalised with the
+    target statistics of the layers before it. The learned scale and offset (gamma,
+    beta) and all other weights stay as they are. Needs a model whose BN layers are
+    reachable from ``model.inputs`` (Sequential or functional, nested models included
+    when they were called on the outer model's graph).
+    """
+    target_x = np.asarray(target_x)
+    layers = batchnorm_layers(model)
+    for bn in layers:
+        probe = keras.Model(model.inputs, bn.input)
+        acts = np.asarray(probe.predict(target_x, batch_size=batch_size, verbose=0), dtype="float64")
+        axis = bn.axis if isinstance(bn.axis, int) else bn.axis[0]
+        axes = tuple(i for i in range(acts.ndim) if i != axis % acts.ndim)
+        bn.moving_mean.assign(acts.mean(axis=axes).astype("float32"))
+        bn.moving_variance.assign(acts.var(axis=axes).astype("float32"))
+    return len(layers)
+
+
+# ---------------------------------------------------------------- layers
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class GradientReversal(keras.layers.Layer):
+    """Gradient reversal layer (DANN): identity forward, ``-lambda * grad`` backward.
+
+    ``lam`` lives in a non-trainable variable, so a training loop can ramp it with
+    :func:`lambda_schedule` (``layer.lam.assign(...)``) without retracing.
+    """
+
+    def __init__(self, lam: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.initial_lam = float(lam)
+        self.lam = self.add_weight(shape=(), initializer=keras.initializers.Constant(float(lam)),
+                                   trainable=False, name="lam")
+
+    def call(self, inputs):
+        return reverse_gradient(inputs, keras.ops.cast(self.lam, inputs.dtype))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "lam": self.initial_lam}

@@ -1,0 +1,151 @@
+"""Checks for lesson 07 (domain mismatch): the CORAL loss and AdaBN.
+
+Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from course_utils.checks import CheckFailed, register_check
+
+ADABN_MIN_GAIN = 0.03
+
+
+def coral_reference(source: np.ndarray, target: np.ndarray) -> float:
+    """The CORAL loss ``||C_s - C_t||_F^2 / (4 d^2)`` with unbiased covariances (NumPy)."""
+    d = source.shape[1]
+    diff = np.cov(source, rowvar=False) - np.cov(target, rowvar=False)
+    return float(np.sum(diff**2) / (4.0 * d * d))
+
+
+def coral_pairs(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Feature batches to try a CORAL loss on: (same, same), (x, x + shift), and three shifted pairs."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(48, 6)).astype("float32")
+    pairs = [(a, a), (a, a + 3.0)]
+    for _ in range(3):
+        scale = rng.uniform(0.3, 3.0, size=6).astype("float32")
+        mix = rng.normal(size=(6, 6)).astype("float32") * 0.3
+        pairs.append((a, (rng.normal(size=(40, 6)).astype("float32") * scale) @ (np.eye(6) + mix)))
+    return pairs
+
+
+def _numbers(values: Any, name: str, count: int) -> np.ndarray:
+    """Return ``values`` as ``count`` floats, or fail with a hint."""
+    try:
+        arr = np.asarray(values, dtype="float64").reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"`{name}` should be a list of numbers (one CORAL loss per pair)") from error
+    if arr.size != count:
+        raise CheckFailed(f"`{name}` should hold {count} numbers, got {arr.size}")
+    if not np.all(np.isfinite(arr)):
+        raise CheckFailed(f"`{name}` contains NaN or infinity: {arr}")
+    return arr
+
+
+def _compare_coral(values: Any, seed: int, name: str) -> None:
+    pairs = coral_pairs(seed)
+    got = _numbers(values, name, len(pairs))
+    want = np.array([coral_reference(s, t) for s, t in pairs])
+    if abs(got[0]) > 1e-6:
+        raise CheckFailed(f"the loss of a batch against itself should be 0, got {got[0]:.4g}")
+    if abs(got[1]) > 1e-4:
+        raise CheckFailed(
+            f"shifting every target feature by +3 gave {got[1]:.4g}; CORAL compares covariances, "
+            "so centre each batch (subtract its mean over axis 0) before the product"
+        )
+    ratio = got[2:] / want[2:]
+    if np.allclose(ratio, ratio[0], rtol=0.02) and not np.isclose(ratio[0], 1.0, rtol=0.02):
+        raise CheckFailed(
+            f"your values are {ratio[0]:.3g} times the expected ones: divide the squared Frobenius "
+            "norm by 4 d^2 (d = number of features), and the covariance by (n - 1)"
+        )
+    if not np.allclose(got, want, rtol=0.02, atol=1e-6):
+        raise CheckFailed(
+            f"expected {np.round(want, 5).tolist()}, got {np.round(got, 5).tolist()}; "
+            "C = centred^T centred / (n - 1) per batch, loss = sum((C_s - C_t)^2) / (4 d^2)"
+        )
+
+
+@register_check("07.coral_loss", points=2)
+def coral_loss(values: Any) -> None:
+    """``my_coral`` on the notebook's pairs: 0 for equal batches, mean-shift invariant, exact."""
+    _compare_coral(values, 7, "values")
+
+
+@register_check("07.coral_loss_hidden", points=1)
+def coral_loss_hidden(values: Any) -> None:
+    """Hidden: ``my_coral`` on pairs the student has not seen."""
+    _compare_coral(values, 2024, "values")
+
+
+def _require_model(value: Any, name: str) -> Any:
+    import keras
+
+    if not isinstance(value, keras.Model):
+        raise CheckFailed(f"`{name}` should be a Keras model, got {type(value).__name__}")
+    return value
+
+
+def _bn_layers(model: Any) -> list:
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+@register_check("07.adabn_statistics", points=2)
+def adabn_statistics(adapted: Any, source: Any, x: Any) -> None:
+    """Every BN layer's moving mean/variance equal the statistics of its inputs on the target."""
+    import keras
+
+    _require_model(adapted, "adapted")
+    _require_model(source, "source")
+    bns, source_bns = _bn_layers(adapted), _bn_layers(source)
+    if not bns or len(bns) != len(source_bns):
+        raise CheckFailed(
+            f"`adapted` has {len(bns)} BatchNormalization layers, the source features "
+            f"{len(source_bns)}; adapt a copy of the feature extractor (clone_model + set_weights)"
+        )
+    x = np.asarray(x, dtype="float32")
+    for i, (bn, src) in enumerate(zip(bns, source_bns, strict=True)):
+        for w_new, w_old in zip((bn.gamma, bn.beta), (src.gamma, src.beta), strict=True):
+            if not np.allclose(np.asarray(w_new), np.asarray(w_old)):
+                raise CheckFailed(f"BN layer {i} changed its learned gamma/beta: AdaBN replaces "
+                                  "only moving_mean and moving_variance")
+        acts = np.asarray(keras.Model(adapted.inputs, bn.input).predict(x, verbose=0), dtype="float64")
+        axes = tuple(range(acts.ndim - 1))
+        mean, var = acts.mean(axis=axes), acts.var(axis=axes)
+        got_mean = np.asarray(bn.moving_mean, dtype="float64")
+        got_var = np.asarray(bn.moving_variance, dtype="float64")
+        mean_err = np.max(np.abs(got_mean - mean) / (np.sqrt(var) + 1e-3))
+        var_err = np.max(np.abs(got_var - var) / (var + 1e-3))
+        if mean_err > 0.05 or var_err > 0.1:
+            same_as_source = np.allclose(got_mean, np.asarray(src.moving_mean))
+            hint = ("it still holds the source statistics" if same_as_source else
+                    "run the target images up to this layer (keras.Model(adapted.inputs, bn.input)) "
+                    "with the earlier BN layers already adapted, then assign their mean and variance "
+                    "over all axes but the last")
+            raise CheckFailed(f"BN layer {i}: moving_mean/moving_variance do not match the target "
+                              f"statistics of its inputs; {hint}")
+
+
+@register_check("07.adabn_improves", points=2)
+def adabn_improves(adapted_model: Any, source_model: Any) -> None:
+    """Hidden: on MNIST-M test digits loaded here, the AdaBN model beats the source-only one."""
+    from course_utils import datasets
+
+    _require_model(adapted_model, "adapted_model")
+    _require_model(source_model, "source_model")
+    d = datasets.load_arrays("mnist_m")
+    x, y = d["x_test"][-600:].astype("float32"), d["y_test"][-600:]
+    accs = [float(np.mean(np.argmax(m.predict(x, verbose=0), axis=1) == y))
+            for m in (adapted_model, source_model)]
+    if accs[0] < accs[1] + ADABN_MIN_GAIN:
+        raise CheckFailed(
+            f"on 600 MNIST-M test digits your AdaBN model scores {accs[0]:.3f}, the source-only "
+            f"model {accs[1]:.3f}; expected a gain of at least {ADABN_MIN_GAIN}. Re-estimate the "
+            "statistics on the *target* images, and keep the trained classifier on top"
+        )

@@ -1,0 +1,53 @@
+"""Tests for lesson 07 checks: the CORAL loss values and AdaBN statistics, on tiny inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from course_utils import adaptation  # noqa: E402
+from course_utils.checks import run_check  # noqa: E402
+from course_utils.checks_lesson07 import coral_pairs, coral_reference  # noqa: E402
+
+
+def test_coral_checks_accept_the_formula_and_explain_mistakes() -> None:
+    """Right values pass; forgetting to centre or to divide by 4 d^2 gets a specific hint."""
+    right = [float(adaptation.coral_loss(s, t)) for s, t in coral_pairs(7)]
+    assert run_check("07.coral_loss", values=right).passed
+    hidden = [coral_reference(s, t) for s, t in coral_pairs(2024)]
+    assert run_check("07.coral_loss_hidden", values=hidden).passed
+    assert not run_check("07.coral_loss_hidden", values=right).passed
+
+    def uncentred(s, t):
+        d = s.shape[1]
+        return float(np.sum((s.T @ s / (len(s) - 1) - t.T @ t / (len(t) - 1)) ** 2) / (4 * d * d))
+
+    outcome = run_check("07.coral_loss", values=[uncentred(s, t) for s, t in coral_pairs(7)])
+    assert outcome.points == 0 and "centre" in outcome.message
+    outcome = run_check("07.coral_loss", values=[v * 4 for v in right])
+    assert outcome.points == 0 and "4 d^2" in outcome.message
+    assert "5 numbers" in run_check("07.coral_loss", values=[0.0]).message
+
+
+def tiny_bn_model() -> keras.Model:
+    """A two-BN-layer model with non-trivial statistics."""
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(),
+                             keras.layers.Dense(3), keras.layers.BatchNormalization()])
+
+
+def test_adabn_statistics_check() -> None:
+    """adaptation.adabn passes; the untouched copy fails with 'still holds the source statistics'."""
+    source = tiny_bn_model()
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(200, 4)).astype("float32")
+    untouched = keras.models.clone_model(source)
+    untouched.set_weights(source.get_weights())
+    outcome = run_check("07.adabn_statistics", adapted=untouched, source=source, x=x)
+    assert outcome.points == 0 and "still holds the source statistics" in outcome.message
+    adapted = keras.models.clone_model(source)
+    adapted.set_weights(source.get_weights())
+    assert adaptation.adabn(adapted, x) == 2
+    assert run_check("07.adabn_statistics", adapted=adapted, source=source, x=x).passed
+    assert "Keras model" in run_check("07.adabn_statistics", adapted=3, source=source, x=x).message
