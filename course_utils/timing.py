@@ -1,7 +1,8 @@
-"""Timing helpers: a Keras callback that records how long each epoch takes."""
+"""Timing helpers: Keras callbacks that record how long epochs and training steps take."""
 
 from __future__ import annotations
 
+import statistics
 import time
 
 
@@ -11,6 +12,18 @@ def steady_epoch_seconds(seconds: list[float]) -> float:
         raise ValueError("no epochs were timed")
     rest = seconds[1:] or seconds
     return sum(rest) / len(rest)
+
+
+def steady_step_seconds(steps: list[tuple[int, float]]) -> float:
+    """Median time of a training step, leaving out the first epoch's steps when there are others.
+
+    ``steps`` holds ``(epoch, seconds)`` pairs, as recorded by :func:`step_timer`. The median
+    shrugs off the odd step slowed down by another process on a shared machine.
+    """
+    if not steps:
+        raise ValueError("no steps were timed")
+    later = [s for epoch, s in steps if epoch > 0]
+    return statistics.median(later or [s for _, s in steps])
 
 
 def epoch_timer():
@@ -32,3 +45,28 @@ def epoch_timer():
             self.seconds.append(time.perf_counter() - self._start)
 
     return EpochTimer()
+
+
+def step_timer():
+    """Return a Keras callback whose ``steps`` list gets ``(epoch, seconds)`` per training step."""
+    import keras
+
+    class StepTimer(keras.callbacks.Callback):
+        """Records each training step's wall-clock time, with its epoch, in ``self.steps``."""
+
+        def __init__(self):
+            super().__init__()
+            self.steps: list[tuple[int, float]] = []
+            self._epoch = 0
+            self._start = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = epoch
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps.append((self._epoch, time.perf_counter() - self._start))
+
+    return StepTimer()
