@@ -63,3 +63,86 @@ def show_images(images, labels: Sequence[str] | None = None, ncols: int = 8, siz
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_embedding(points, labels, class_names: Sequence[str], title: str | None = None, ax=None):
+    """Scatter 2-D points (e.g. PCA of features) coloured by integer class label; return the figure."""
+    import matplotlib.pyplot as plt
+
+    points, labels = np.asarray(points), np.asarray(labels).reshape(-1)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
+        raise ValueError(f"expected (N, 2) points and N labels, got {points.shape} and {labels.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 4.2))
+    else:
+        fig = ax.figure
+    for k, name in enumerate(class_names):
+        sel = labels == k
+        ax.scatter(points[sel, 0], points[sel, 1], s=12, alpha=0.7, label=f"{name} ({sel.sum()})")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_mean_spread(x, runs: Mapping[str, object], xlabel: str, ylabel: str, logx: bool = False,
+                     title: str | None = None):
+    """Plot the mean of several runs per x value with a min-max band; ``runs`` maps a name to
+    an (n_x, n_seeds) array (NaN where a run was skipped). Return the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = np.asarray(x, dtype=float)
+    for name, values in runs.items():
+        values = np.asarray(values, dtype=float)
+        if values.ndim == 1:
+            values = values[:, None]
+        mean = np.nanmean(values, axis=1)
+        ax.plot(x, mean, "o-", lw=2, label=name)
+        ax.fill_between(x, np.nanmin(values, axis=1), np.nanmax(values, axis=1), alpha=0.2)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_phases(phases: Mapping[str, object], metrics: Sequence[str] = ("accuracy", "loss"),
+                title: str | None = None):
+    """Plot consecutive training phases (e.g. head, then fine-tuning) as one curve per metric,
+    with a vertical marker where each later phase starts. Return the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        offset = 0
+        for i, (name, hist) in enumerate(phases.items()):
+            h = _history_dict(hist)
+            n = len(h.get(metric, h.get(f"val_{metric}", [])))
+            epochs = np.arange(offset + 1, offset + n + 1)
+            if i:
+                ax.axvline(offset + 0.5, color="gray", ls=":", lw=1.5)
+                ax.text(offset + 0.6, 0.02, f"{name} starts", transform=ax.get_xaxis_transform(),
+                        fontsize=8, color="gray")
+            if metric in h:
+                ax.plot(epochs, h[metric], "--", color="C0", alpha=0.7,
+                        label="train" if i == 0 else None)
+            if f"val_{metric}" in h:
+                ax.plot(epochs, h[f"val_{metric}"], "-", color="C1", lw=2,
+                        label="validation" if i == 0 else None)
+            offset += n
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

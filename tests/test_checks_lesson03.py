@@ -1,0 +1,71 @@
+"""Tests for lesson 03 checks on tiny Keras models (no mirror, no pretrained weights)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from course_utils.checks import run_check  # noqa: E402
+
+
+def tiny_backbone(size: int = 8) -> keras.Model:
+    """A pooled stand-in for MobileNetV2 with more than 20 layers (so it counts as a backbone)."""
+    inputs = keras.Input((size, size, 3))
+    x = inputs
+    for _ in range(21):
+        x = keras.layers.Conv2D(3, 1)(x)
+    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="tiny_base")
+
+
+def head(n: int = 3, activation: str = "sigmoid", bias: float = 0.0) -> keras.Model:
+    model = keras.Sequential([keras.Input((n,)), keras.layers.Dense(1, activation=activation)])
+    model.layers[-1].set_weights([np.zeros((n, 1)), np.full((1,), bias)])
+    return model
+
+
+def test_frozen_features_wants_frozen_pooled_base_and_one_row_per_photo():
+    base = tiny_backbone()
+    feats = np.zeros((4, 3))
+    assert "base.trainable = False" in run_check("03.frozen_features", base=base, train_features=feats,
+                                                 n_images=4).message
+    base.trainable = False
+    assert run_check("03.frozen_features", base=base, train_features=feats, n_images=4).passed
+    assert "expected (5, 3)" in run_check("03.frozen_features", base=base, train_features=feats,
+                                          n_images=5).message
+
+
+def test_head_accuracy_needs_sigmoid_and_accuracy():
+    y = np.ones(6, dtype=int)
+    x = np.zeros((6, 3), dtype="float32")
+    assert run_check("03.head_accuracy", head=head(bias=5.0), val_features=x, y=y).passed
+    assert "scores 0.00" in run_check("03.head_accuracy", head=head(bias=-5.0), val_features=x, y=y).message
+    assert "sigmoid" in run_check("03.head_accuracy", head=head(activation="relu"), val_features=x,
+                                  y=y).message
+    assert "3 numbers" in run_check("03.head_accuracy", head=head(n=4), val_features=x, y=y).message
+
+
+def augmented(size: int = 8, augment_first: bool = True) -> keras.Model:
+    base = tiny_backbone(size)
+    base.trainable = False
+    inputs = keras.Input((size, size, 3))
+    flip = keras.layers.RandomFlip("horizontal")
+    x = flip(inputs) if augment_first else inputs
+    x = base(x, training=False)
+    if not augment_first:  # an (absurd) augmentation after the base: on features
+        x = keras.layers.GaussianNoise(0.1)(x)
+        x = keras.layers.Reshape((1, 1, 3))(x)
+        x = keras.layers.RandomFlip("horizontal")(x)
+        x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+
+
+def test_augmentation_inside_accepts_augmentation_before_the_base():
+    assert run_check("03.augmentation_inside", model=augmented()).passed
+
+
+def test_augmentation_inside_rejects_augmentation_after_the_base_and_head_only():
+    assert "before the base" in run_check("03.augmentation_inside",
+                                          model=augmented(augment_first=False)).message
+    assert "photos" in run_check("03.augmentation_inside", model=head()).message
