@@ -1,0 +1,50 @@
+"""Tests for lesson 06 checks on tiny Keras models: early stopping, regularised head, unfreezing."""
+
+from __future__ import annotations
+
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from course_utils.checks import run_check  # noqa: E402
+
+
+def test_early_stopping_hints():
+    good = {"monitor": "val_loss", "patience": 10, "restore_best_weights": True}
+    assert run_check("06.early_stopping", config=good).passed
+    assert "val_loss" in run_check("06.early_stopping", config={**good, "monitor": "loss"}).message
+    no_restore = run_check("06.early_stopping", config={**good, "restore_best_weights": False})
+    assert no_restore.points == 0 and "restore_best_weights" in no_restore.message
+
+
+def test_head_regularised():
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    assert run_check("06.head_regularised", head=plain).points == 0
+    dropped = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5),
+                                keras.layers.Dense(1, activation="sigmoid")])
+    assert run_check("06.head_regularised", head=dropped).passed
+
+
+def tiny_base():
+    inputs = keras.Input((8, 8, 3))
+    x = inputs
+    for _ in range(3):
+        x = keras.layers.Conv2D(4, 3, padding="same")(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+    return keras.Model(inputs, x)
+
+
+def test_unfreeze_top():
+    model = tiny_base()
+    model.trainable = True
+    for layer in model.layers[:-3]:
+        layer.trainable = False
+    assert not run_check("06.unfreeze_top", model=model, n=3).passed  # BN in the top is trainable
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    assert run_check("06.unfreeze_top", model=model, n=3).passed
+    everything = tiny_base()
+    outcome = run_check("06.unfreeze_top", model=everything, n=3)
+    assert outcome.points == 0 and "frozen" in outcome.message
