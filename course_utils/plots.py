@@ -11,6 +11,20 @@ def _history_dict(history) -> dict:
     return history.history if hasattr(history, "history") else dict(history)
 
 
+def _style_epoch_axis(ax, metric: str) -> None:
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _finish(fig, title: str | None):
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_histories(histories: Mapping[str, object], metrics: Sequence[str] = ("accuracy", "loss"),
                    title: str | None = None):
     """Plot train (dashed) and validation (solid) curves of several runs, one panel per metric.
@@ -32,14 +46,8 @@ def plot_histories(histories: Mapping[str, object], metrics: Sequence[str] = ("a
             if f"val_{metric}" in h:
                 epochs = np.arange(1, len(h[f"val_{metric}"]) + 1)
                 ax.plot(epochs, h[f"val_{metric}"], "-", color=color, lw=2, label=f"{name} (val)")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+        _style_epoch_axis(ax, metric)
+    return _finish(fig, title)
 
 
 def show_images(images, labels: Sequence[str] | None = None, ncols: int = 8, size: float = 1.6,
@@ -59,10 +67,7 @@ def show_images(images, labels: Sequence[str] | None = None, ncols: int = 8, siz
             ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
             if labels is not None:
                 ax.set_title(str(labels[i]), fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_embedding(points, labels, class_names: Sequence[str], title: str | None = None, ax=None):
@@ -138,11 +143,5 @@ def plot_phases(phases: Mapping[str, object], metrics: Sequence[str] = ("accurac
                 ax.plot(epochs, h[f"val_{metric}"], "-", color="C1", lw=2,
                         label="validation" if i == 0 else None)
             offset += n
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+        _style_epoch_axis(ax, metric)
+    return _finish(fig, title)
