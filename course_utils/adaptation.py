@@ -3,9 +3,11 @@
 Measuring: :func:`domain_classifier_accuracy` / :func:`proxy_a_distance` (how well a
 classifier tells the domains apart), :func:`mean_distance`, :func:`coral_distance`
 and :func:`mmd_rbf` (how far apart feature statistics are). Reducing:
-:func:`adabn` (re-estimate BatchNormalization statistics on the target domain),
+:func:`adabn` / :func:`adabn_in_one_pass` (re-estimate BatchNormalization statistics on the
+target domain),
 :func:`coral_loss` (Deep CORAL), :class:`GradientReversal` with
-:func:`lambda_schedule` (DANN), :func:`pseudo_label` (confident self-training).
+:func:`lambda_schedule` (DANN), :func:`pseudo_label` (confident self-training) and
+:func:`centroid_pseudo_labels` (labels from the target's own clusters).
 
 The lesson notebook writes the key lines of each method itself; these are the
 tested, reusable versions of the same formulas.
@@ -192,6 +194,68 @@ def adabn(model, target_x, batch_size: int = 256) -> int:
         bn.moving_mean.assign(acts.mean(axis=axes).astype("float32"))
         bn.moving_variance.assign(acts.var(axis=axes).astype("float32"))
     return len(layers)
+
+
+def adabn_in_one_pass(model, target_x, max_images: int = 256, batch_size: int = 32, seed: int = 0):
+    """Return a copy of ``model`` whose BatchNormalization statistics are those of ``target_x``.
+
+    AdaBN for a large pretrained backbone, where :func:`adabn`'s layer-by-layer
+    probing would cost one forward pass per BN layer: a single pass of training-mode
+    forward calls over (at most ``max_images`` of) ``target_x``, in batches. In
+    training mode each BN layer normalises with the statistics of the batch in front
+    of it and updates its moving statistics as ``momentum * old + (1 - momentum) *
+    batch``; setting ``momentum = k / (k + 1)`` before batch ``k`` makes them the
+    running *average* over the batches seen (batch 0 overwrites ImageNet's). Batches
+    keep memory bounded: a 224-px MobileNetV2 needs about 90 MB per image in a
+    training-mode call. Every learned weight is copied unchanged; ``model`` itself is
+    not touched.
+    """
+    target_x = np.asarray(target_x)
+    if len(target_x) < 2:
+        raise ValueError("AdaBN needs at least 2 target images to estimate a variance")
+    adapted = keras.models.clone_model(model)
+    adapted.set_weights(model.get_weights())
+    layers = batchnorm_layers(adapted)
+    saved = [(bn.momentum, bn.trainable) for bn in layers]
+    for bn in layers:  # a frozen BN layer always runs in inference mode: unfreeze it for these calls
+        bn.trainable = True
+    pick = np.sort(np.random.default_rng(seed).choice(len(target_x), min(max_images, len(target_x)),
+                                                      replace=False))
+    starts = range(0, len(pick), batch_size)
+    if len(starts) > 1 and len(pick) - starts[-1] < 2:  # never a 1-image batch (no variance)
+        starts = starts[:-1]
+    for k, start in enumerate(starts):
+        end = len(pick) if start == starts[-1] else start + batch_size
+        for bn in layers:
+            bn.momentum = k / (k + 1)
+        adapted(target_x[pick[start:end]], training=True)
+    for bn, (momentum, trainable) in zip(layers, saved, strict=True):
+        bn.momentum, bn.trainable = momentum, trainable
+    return adapted
+
+
+def centroid_pseudo_labels(feats, probs, iterations: int = 5) -> np.ndarray:
+    """Transductive pseudo-labels: assign each target example to the nearest class centroid.
+
+    Start from the classifier's soft predictions ``probs``, compute one centroid per
+    class in feature space (weighted by those probabilities), label every example by
+    its nearest centroid (cosine similarity), recompute the centroids from those
+    labels, and repeat. The labels follow the *target's own clusters* rather than
+    the source classifier's boundary, which a domain shift has moved (the idea
+    behind SHOT, Liang et al. 2020).
+    """
+    feats, probs = np.asarray(feats, dtype="float64"), np.asarray(probs, dtype="float64")
+    if feats.ndim != 2 or probs.ndim != 2 or len(feats) != len(probs):
+        raise ValueError(f"expected feats (N, d) and probs (N, classes), got {feats.shape} and {probs.shape}")
+    f = feats / (np.linalg.norm(feats, axis=1, keepdims=True) + 1e-12)
+    weights = probs
+    labels = probs.argmax(axis=1)
+    for _ in range(iterations):
+        centroids = weights.T @ f / (weights.sum(axis=0)[:, None] + 1e-12)
+        centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
+        labels = (f @ centroids.T).argmax(axis=1)
+        weights = np.eye(probs.shape[1])[labels]
+    return labels
 
 
 # ---------------------------------------------------------------- layers

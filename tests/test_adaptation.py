@@ -230,3 +230,53 @@ def test_dann_pushes_domain_classifier_towards_chance(seed: int) -> None:
     with_dann = domain_accuracy(dann_features, dann_domain, xs, xt)
     assert without >= 0.9, without
     assert with_dann <= without - 0.15, (without, with_dann)
+
+
+def test_adabn_in_one_pass_sets_target_statistics_on_a_copy_of_a_frozen_model():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, use_bias=False),
+                              keras.layers.BatchNormalization()])
+    model.trainable = False
+    bn = model.layers[-1]
+    x = np.random.default_rng(0).normal(5.0, 2.0, (100, 4)).astype("float32")
+    adapted = adaptation.adabn_in_one_pass(model, x, max_images=100, batch_size=100)
+    acts = model.layers[0](x).numpy()  # what the BN layer sees
+    new_bn = adaptation.batchnorm_layers(adapted)[0]
+    np.testing.assert_allclose(new_bn.moving_mean.numpy(), acts.mean(0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(new_bn.moving_variance.numpy(), acts.var(0), rtol=1e-3, atol=1e-3)
+    assert np.allclose(bn.moving_mean.numpy(), 0) and np.allclose(bn.moving_variance.numpy(), 1)  # untouched
+    assert not new_bn.trainable and new_bn.momentum == bn.momentum  # flags restored
+    np.testing.assert_allclose(adapted.layers[0].kernel.numpy(), model.layers[0].kernel.numpy())
+
+
+def test_adabn_in_one_pass_needs_two_images():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.BatchNormalization()])
+    with pytest.raises(ValueError, match="at least 2"):
+        adaptation.adabn_in_one_pass(model, np.zeros((1, 2), "float32"))
+
+
+def test_centroid_pseudo_labels_follow_target_clusters_not_a_shifted_boundary():
+    rng = np.random.default_rng(0)
+    centres = np.array([[1.0, 0.2], [0.2, 1.0]])
+    y = rng.integers(0, 2, 400)
+    feats = centres[y] + rng.normal(0, 0.15, (400, 2))
+    # a source classifier whose boundary the shift has moved: it calls most class-1 points class 0
+    logit = 4 * (feats[:, 1] - feats[:, 0] - 0.8)
+    probs = np.stack([1 / (1 + np.exp(logit)), 1 / (1 + np.exp(-logit))], axis=1)
+    before = np.mean(probs.argmax(1) == y)
+    after = np.mean(adaptation.centroid_pseudo_labels(feats, probs) == y)
+    assert before < 0.85 and after > 0.97, (before, after)
+
+
+def test_centroid_pseudo_labels_checks_shapes():
+    with pytest.raises(ValueError, match="expected feats"):
+        adaptation.centroid_pseudo_labels(np.zeros((3, 2)), np.zeros((4, 2)))
+
+
+def test_adabn_in_one_pass_averages_batches_and_never_uses_a_one_image_batch():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization()])
+    x = np.random.default_rng(1).normal(-2.0, 3.0, (65, 3)).astype("float32")  # 32 + 33: no 1-image batch
+    bn = adaptation.batchnorm_layers(adaptation.adabn_in_one_pass(model, x, max_images=65, batch_size=32))[0]
+    first, second = x[:32], x[32:]
+    mean, var = (first.mean(0) + second.mean(0)) / 2, (first.var(0) + second.var(0)) / 2
+    np.testing.assert_allclose(bn.moving_mean.numpy(), mean, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), var, rtol=1e-3, atol=1e-3)
