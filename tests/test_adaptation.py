@@ -1,4 +1,4 @@
-"""Tests for course_utils.adaptation: shift measures, and mechanisms that hold across seeds.
+"""Tests for course_utils.methods.adaptation: shift measures, and mechanisms that hold across seeds.
 
 The mechanism tests use a small synthetic two-domain problem (see :func:`two_domains`):
 the class is in feature 0 for both domains; feature 1 is a clean class shortcut in the
@@ -14,7 +14,7 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from course_utils import adaptation  # noqa: E402
+from course_utils.methods import adaptation  # noqa: E402
 
 SEEDS = (0, 1, 2)
 

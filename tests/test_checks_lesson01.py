@@ -9,8 +9,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from course_utils.artifacts import capture_source, load_artifacts  # noqa: E402
-from course_utils.checks import run_check  # noqa: E402
+from course_utils.grading.artifacts import capture_source, load_artifacts  # noqa: E402
+from course_utils.grading.registry import run_check  # noqa: E402
 
 
 def tiny_base() -> keras.Model:

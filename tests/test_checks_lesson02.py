@@ -8,8 +8,8 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from course_utils import backbones  # noqa: E402
-from course_utils.checks import run_check  # noqa: E402
-from course_utils.checks_lesson02 import KERAS_TABLE, KERAS_TABLE_BARS, reference_fastest  # noqa: E402
+from course_utils.grading.checks.lesson02 import KERAS_TABLE, KERAS_TABLE_BARS, reference_fastest  # noqa: E402
+from course_utils.grading.registry import run_check  # noqa: E402
 
 RAW = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3)).astype(np.uint8)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils import fairness
-from course_utils.checks import run_check
+from course_utils.grading.registry import run_check
+from course_utils.methods import fairness
 
 
 def test_group_weights_checks():

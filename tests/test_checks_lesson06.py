@@ -6,7 +6,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from course_utils.checks import run_check  # noqa: E402
+from course_utils.grading.registry import run_check  # noqa: E402
 
 
 def test_early_stopping_hints():

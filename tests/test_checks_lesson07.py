@@ -7,9 +7,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from course_utils import adaptation  # noqa: E402
-from course_utils.checks import run_check  # noqa: E402
-from course_utils.checks_lesson07 import coral_pairs, coral_reference  # noqa: E402
+from course_utils.grading.checks.lesson07 import coral_pairs, coral_reference  # noqa: E402
+from course_utils.grading.registry import run_check  # noqa: E402
+from course_utils.methods import adaptation  # noqa: E402
 
 
 def test_coral_checks_accept_the_formula_and_explain_mistakes() -> None:

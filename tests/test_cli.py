@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from conftest import ROOT, needs_mirror
 
-from course_utils import runner
+from course_utils.cli import run as runner
 
 
 def _cli(*args, env=None, timeout=300):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import attribution, bias, fairness
+from course_utils.methods import attribution, bias, fairness
 
 
 def test_group_metrics_and_weights():

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.grading import SubmissionResult, grade_submissions, plan_execution
+from course_utils.grading.grader import SubmissionResult, grade_submissions, plan_execution
 
 FIXTURES = Path(__file__).resolve().parent / "grading_fixtures"
 SOLUTIONS = FIXTURES / "solutions"
@@ -107,7 +107,7 @@ def test_csv_and_feedback_files(graded: tuple[dict[str, SubmissionResult], Path]
 
 def test_package_source_survives_hostile_submissions() -> None:
     """The delete_files submission only deleted its private copy of the package."""
-    assert (Path(__file__).resolve().parents[1] / "course_utils" / "grading.py").exists()
+    assert (Path(__file__).resolve().parents[1] / "course_utils" / "grading" / "grader.py").exists()
 
 
 def test_plan_inserts_hidden_checks_and_restores_deleted_ones() -> None:

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from course_utils import backbones, model_zoo
+from course_utils import backbones
+from course_utils.methods import model_zoo
 
 
 def _tiny(size=16, width=4):

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import ROOT, needs_mirror
 
-from course_utils import runner
+from course_utils.cli import run as runner
 
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -58,7 +58,7 @@ def test_lesson_runs_in_smoke_profile(path, tmp_path, monkeypatch, shared_cache)
 def test_solution_scores_full_marks_and_blank_exercise_zero(solution, tmp_path, monkeypatch,
                                                           shared_cache):
     """Executes each solution notebook (smoke profile) through the grader, and its exercise."""
-    from course_utils.grading import grade_submissions
+    from course_utils.grading.grader import grade_submissions
 
     monkeypatch.setenv("COURSE_CACHE", str(shared_cache))
     exercise = ROOT / "exercises" / solution.name

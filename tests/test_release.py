@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.release import (
-    main,
+from course_utils.cli import main as cli_main
+from course_utils.grading.release import (
     release_all,
     release_notebook,
     stale_exercises,
@@ -85,7 +85,7 @@ def test_release_is_deterministic_and_stale_detection_works(tmp_path: Path) -> N
     second = [p.read_bytes() for p in release_all(solutions, exercises)]
     assert first == second
     assert stale_exercises(solutions, exercises) == []
-    assert main(["--solutions", str(solutions), "--exercises", str(exercises), "--check"]) == 0
+    assert cli_main(["release", "--solutions", str(solutions), "--exercises", str(exercises), "--check"]) == 0
 
     nb = nbformat.read(solutions / "99_fixture.ipynb", as_version=4)
     nb.cells[0].source += "\nNew instructions."
@@ -94,7 +94,7 @@ def test_release_is_deterministic_and_stale_detection_works(tmp_path: Path) -> N
     problems = stale_exercises(solutions, exercises)
     assert any("99_fixture.ipynb is out of date" in p for p in problems)
     assert any("98_orphan.ipynb has no solution" in p for p in problems)
-    assert main(["--solutions", str(solutions), "--exercises", str(exercises), "--check"]) == 1
+    assert cli_main(["release", "--solutions", str(solutions), "--exercises", str(exercises), "--check"]) == 1
 
     (exercises / "99_fixture.ipynb").unlink()
     assert any("is missing" in p for p in stale_exercises(solutions, exercises))

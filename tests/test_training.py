@@ -1,9 +1,10 @@
-"""course_utils.training: rewinding a compiled model reproduces a fresh run and keeps the traced step."""
+"""methods.training: rewinding a compiled model reproduces a fresh run and keeps the traced step."""
 
 import keras
 import numpy as np
 
-from course_utils import seeds, training
+from course_utils import seeds
+from course_utils.methods import training
 
 
 def _model():

@@ -13,8 +13,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_utils.nbtools import notebook_text
-from course_utils.release import release_notebook
+from course_utils.grading.notebook import notebook_text
+from course_utils.grading.release import release_notebook
 
 HERE = Path(__file__).resolve().parent
 SOLUTION = HERE / "solutions" / "99_fixture.ipynb"
@@ -44,7 +44,7 @@ def solution() -> nbformat.NotebookNode:
     nb = new_notebook(
         cells=[
             new_markdown_cell("# Fixture lesson 99", id="title"),
-            code("setup", "import numpy as np\nfrom course_utils.checks import check"),
+            code("setup", "import numpy as np\nfrom course_utils.grading.registry import check"),
             code(
                 "squares-code", "### BEGIN SOLUTION\nsquares = np.arange(5) ** 2\n### END SOLUTION"
             ),
@@ -100,8 +100,8 @@ def submissions(exercise: nbformat.NotebookNode) -> dict[str, nbformat.NotebookN
     insert_after(
         subs["patch_check"],
         "setup",
-        "import course_utils.checks as c\n"
-        "from course_utils.checks import CheckOutcome\n"
+        "import course_utils.grading.registry as c\n"
+        "from course_utils.grading.registry import CheckOutcome\n"
         "c.check = lambda *a, **k: print('✓ all checks passed')\n"
         "c.run_check = lambda name, **k: CheckOutcome(name, 99, 1)\n"
         "c._REGISTRY.clear()\n"

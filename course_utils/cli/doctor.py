@@ -6,6 +6,7 @@ import os
 import platform
 
 from course_utils import assets, catalog, profiles
+from course_utils.cli.table import format_table
 
 
 def environment_rows() -> list[tuple[str, str]]:
@@ -51,15 +52,6 @@ def asset_rows(profile: str | None = None) -> list[dict]:
             "need": need,
         })
     return rows
-
-
-def format_table(rows: list[dict], columns: list[str]) -> str:
-    """Format dict rows as a fixed-width text table."""
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    line = "  ".join(c.ljust(widths[c]) for c in columns)
-    out = [line, "  ".join("-" * widths[c] for c in columns)]
-    out += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns) for r in rows]
-    return "\n".join(out)
 
 
 def run(profile: str | None = None) -> int:

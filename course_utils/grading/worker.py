@@ -1,6 +1,6 @@
 """Fresh-process entry point that runs graded checks on captured artifacts.
 
-The grader starts ``python -m course_utils.check_worker JOB RESULTS`` with a fresh
+The grader starts ``python -m course_utils.grading.worker JOB RESULTS`` with a fresh
 copy of the package first on ``sys.path``, so nothing a student did in their kernel
 (monkeypatching, deleting files) can influence the checks. Results are appended as
 one JSON line per check, so a crash or timeout keeps the results already written.
@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from course_utils.artifacts import load_artifacts
-from course_utils.checks import load_checks_module, run_check
+from course_utils.grading.artifacts import load_artifacts
+from course_utils.grading.registry import load_checks_module, run_check
 
 
 def run_job(job_path: str | Path, results_path: str | Path) -> None:
@@ -35,10 +35,10 @@ def run_job(job_path: str | Path, results_path: str | Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: ``python -m course_utils.check_worker JOB RESULTS``."""
+    """CLI: ``python -m course_utils.grading.worker JOB RESULTS``."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m course_utils.check_worker JOB RESULTS", file=sys.stderr)
+        print("usage: python -m course_utils.grading.worker JOB RESULTS", file=sys.stderr)
         return 2
     run_job(args[0], args[1])
     return 0

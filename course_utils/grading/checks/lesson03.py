@@ -9,8 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checks import CheckFailed, register_check
-from course_utils.checks_lesson01 import _accuracy, _activation_name, _require_model
+from course_utils.grading.checks.common import (
+    activation_name,
+    as_array,
+    flat_layers,
+    is_backbone,
+    model_accuracy,
+    require_model,
+)
+from course_utils.grading.registry import CheckFailed, register_check
 
 MIN_HEAD_ACCURACY = 0.85
 MIN_UNSEEN_ACCURACY = 0.80
@@ -18,45 +25,23 @@ AUGMENTATION_LAYERS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTran
                        "RandomContrast", "RandomCrop", "RandomBrightness")
 
 
-def _flat_layers(model: Any, is_base) -> list:
-    """Layers in call order, opening nested Sequential/functional models except the base."""
-    import keras
-
-    out = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model) and not is_base(layer):
-            out.extend(_flat_layers(layer, is_base))
-        else:
-            out.append(layer)
-    return out
 
 
-def _is_backbone(layer: Any) -> bool:
-    """Whether a layer is a pretrained backbone (a nested model with many layers)."""
-    import keras
-
-    return isinstance(layer, keras.Model) and len(layer.layers) > 20
 
 
-def _as_array(value: Any, name: str) -> np.ndarray:
-    """Return ``value`` as a float array, with a hint when it is not array-like."""
-    try:
-        return np.asarray(value, dtype="float32")
-    except (TypeError, ValueError) as error:
-        raise CheckFailed(f"`{name}` should be a NumPy array of numbers") from error
 
 
 @register_check("03.frozen_features", points=2)
 def frozen_features(base: Any, train_features: Any, n_images: Any) -> None:
     """The base is frozen and pooled, and there is one feature vector per training photo."""
-    _require_model(base, "base")
+    require_model(base, "base")
     if base.trainable_weights:
         raise CheckFailed(f"your base has {len(base.trainable_weights)} trainable weight tensors; "
                           "freeze it with base.trainable = False")
     if len(base.output_shape) != 2:
         raise CheckFailed(f"the base outputs {base.output_shape}, a feature map; build it with "
                           "pooling='avg' so each photo becomes one vector")
-    feats = _as_array(train_features, "train_features")
+    feats = as_array(train_features, "train_features")
     expected = (int(n_images), int(base.output_shape[-1]))
     if feats.shape != expected:
         raise CheckFailed(f"`train_features` has shape {feats.shape}; expected {expected}: one "
@@ -68,9 +53,9 @@ def features_recomputed(base: Any, x: Any, train_features: Any) -> None:
     """Hidden: the cached features equal the base's output on preprocessed photos."""
     from course_utils import backbones
 
-    _require_model(base, "base")
+    require_model(base, "base")
     raw = np.asarray(x)
-    feats = _as_array(train_features, "train_features")[: len(raw)]
+    feats = as_array(train_features, "train_features")[: len(raw)]
     expected = np.asarray(base.predict(backbones.preprocess("mobilenet_v2", raw), verbose=0))
     if feats.shape != expected.shape:
         raise CheckFailed(f"features of shape {feats.shape}, expected {expected.shape}")
@@ -88,14 +73,14 @@ def features_recomputed(base: Any, x: Any, train_features: Any) -> None:
 @register_check("03.head_accuracy", points=2)
 def head_accuracy(head: Any, val_features: Any, y: Any) -> None:
     """The head takes a feature vector, outputs one probability and scores >= 0.85."""
-    _require_model(head, "head")
-    feats = _as_array(val_features, "val_features")
+    require_model(head, "head")
+    feats = as_array(val_features, "val_features")
     if len(head.input_shape) != 2 or head.input_shape[-1] != feats.shape[-1]:
         raise CheckFailed(f"the head takes {head.input_shape}; it should take one feature vector "
                           f"of {feats.shape[-1]} numbers: keras.Input((train_features.shape[1],))")
-    if head.outputs[0].shape[-1] != 1 or _activation_name(head.layers[-1]) != "sigmoid":
+    if head.outputs[0].shape[-1] != 1 or activation_name(head.layers[-1]) != "sigmoid":
         raise CheckFailed("end the head with Dense(1, activation='sigmoid'): the probability of dog")
-    accuracy = _accuracy(head, feats, np.asarray(y))
+    accuracy = model_accuracy(head, feats, np.asarray(y))
     if accuracy < MIN_HEAD_ACCURACY:
         raise CheckFailed(f"the head scores {accuracy:.2f} on the validation features; expected "
                           f">= {MIN_HEAD_ACCURACY}. Train it longer (more epochs) or with Adam(1e-2), "
@@ -107,13 +92,13 @@ def head_on_unseen_photos(base: Any, head: Any) -> None:
     """Hidden: base + head classify 40 unseen validation photos (loaded here) >= 0.80."""
     from course_utils import backbones, datasets
 
-    _require_model(base, "base")
-    _require_model(head, "head")
+    require_model(base, "base")
+    require_model(head, "head")
     size = int(base.input_shape[1])
     photos = datasets.load_images("cats_and_dogs", "validation", size, per_class=20, seed=2024,
                                   verbose=False)
     feats = base.predict(backbones.preprocess("mobilenet_v2", photos.x), verbose=0)
-    accuracy = _accuracy(head, feats, photos.y)
+    accuracy = model_accuracy(head, feats, photos.y)
     if accuracy < MIN_UNSEEN_ACCURACY:
         raise CheckFailed(f"on 40 unseen validation photos your base + head score {accuracy:.2f}; "
                           f"expected >= {MIN_UNSEEN_ACCURACY}")
@@ -122,14 +107,14 @@ def head_on_unseen_photos(base: Any, head: Any) -> None:
 @register_check("03.augmentation_inside", points=2)
 def augmentation_inside(model: Any) -> None:
     """Augmentation layers sit in the model before the frozen base, and are off at prediction."""
-    _require_model(model, "model")
+    require_model(model, "model")
     if len(model.input_shape) != 4:
         raise CheckFailed(f"`model` takes {model.input_shape}; it should take photos "
                           "(None, size, size, 3): augmentation needs pixels, not cached features")
-    layers = _flat_layers(model, _is_backbone)
+    layers = flat_layers(model, is_backbone)
     names = [type(layer).__name__ for layer in layers]
     augment = [i for i, n in enumerate(names) if n in AUGMENTATION_LAYERS]
-    bases = [i for i, layer in enumerate(layers) if _is_backbone(layer)]
+    bases = [i for i, layer in enumerate(layers) if is_backbone(layer)]
     if not augment:
         raise CheckFailed("no augmentation layer found; start the model with e.g. "
                           "keras.layers.RandomFlip('horizontal') and keras.layers.RandomRotation(0.1)")

@@ -9,9 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checks import CheckFailed, register_check
-from course_utils.checks_lesson01 import _activation_name, _loss_name, _require_model
-from course_utils.checks_lesson03 import _is_backbone
+from course_utils.grading.checks.common import (
+    activation_name,
+    batchnorm_layers,
+    is_backbone,
+    loss_name,
+    require_model,
+)
+from course_utils.grading.registry import CheckFailed, register_check
 
 MAX_FINE_TUNE_LR = 1e-4
 MIN_FINE_TUNED_ACCURACY = 0.85
@@ -19,17 +24,13 @@ MIN_FINE_TUNED_ACCURACY = 0.85
 
 def _base_of(model: Any) -> Any:
     """Return the pretrained base nested in ``model``, or fail with a hint."""
-    bases = [layer for layer in model.layers if _is_backbone(layer)]
+    bases = [layer for layer in model.layers if is_backbone(layer)]
     if not bases:
         raise CheckFailed("no pretrained base inside `model`; build it as Input -> Rescaling -> "
                           "base(x, training=False) -> head")
     return bases[0]
 
 
-def _batch_norms(base: Any) -> list:
-    import keras
-
-    return [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 def _learning_rate(model: Any) -> float | None:
@@ -42,14 +43,14 @@ def _learning_rate(model: Any) -> float | None:
 def _predicted_class(model: Any, x: np.ndarray) -> np.ndarray:
     """0/1 predictions of a one-unit model, reading a linear output as a logit."""
     out = np.asarray(model.predict(x, verbose=0)).reshape(-1)
-    threshold = 0.0 if _activation_name(model.layers[-1]) == "linear" and out.min() < 0 else 0.5
+    threshold = 0.0 if activation_name(model.layers[-1]) == "linear" and out.min() < 0 else 0.5
     return (out > threshold).astype(int)
 
 
 @register_check("04.unfrozen_top", points=2)
 def unfrozen_top(model: Any) -> None:
     """The base's top layers are trainable, its bottom and its BatchNormalization frozen, low LR."""
-    _require_model(model, "model")
+    require_model(model, "model")
     base = _base_of(model)
     weighted = [layer for layer in base.layers if layer.weights]
     if not weighted[-1].trainable and not any(layer.trainable for layer in weighted):
@@ -62,7 +63,7 @@ def unfrozen_top(model: Any) -> None:
     if not convs or not convs[-1].trainable:
         raise CheckFailed("the top of the base (its last convolution) is frozen; unfreeze the "
                           "layers from FINE_TUNE_FROM to the end")
-    trainable_bn = [layer.name for layer in _batch_norms(base) if layer.trainable]
+    trainable_bn = [layer.name for layer in batchnorm_layers(base) if layer.trainable]
     if trainable_bn:
         raise CheckFailed(f"{len(trainable_bn)} BatchNormalization layers are trainable (e.g. "
                           f"{trainable_bn[0]}); keep them frozen so they stay in inference mode")
@@ -77,11 +78,11 @@ def unfrozen_top(model: Any) -> None:
 @register_check("04.bn_stays_put", points=2)
 def bn_stays_put(model: Any) -> None:
     """Hidden: one training step on 4 photos leaves every BatchNormalization statistic unchanged."""
-    _require_model(model, "model")
+    require_model(model, "model")
     base = _base_of(model)
     if getattr(model, "optimizer", None) is None:
         raise CheckFailed("`model` is not compiled")
-    norms = _batch_norms(base)
+    norms = batchnorm_layers(base)
     before = [layer.moving_mean.numpy().copy() for layer in norms]
     size = int(model.input_shape[1])
     x = np.random.default_rng(0).uniform(0, 255, (4, size, size, 3)).astype("float32")
@@ -99,7 +100,7 @@ def fine_tuned_accuracy(model: Any) -> None:
     """Hidden: the fine-tuned model classifies 40 unseen validation photos (loaded here) >= 0.85."""
     from course_utils import datasets
 
-    _require_model(model, "model")
+    require_model(model, "model")
     shape = model.input_shape
     if len(shape) != 4 or shape[1] != shape[2]:
         raise CheckFailed(f"`model` should take square photos (None, size, size, 3), got {shape}")
@@ -115,14 +116,14 @@ def fine_tuned_accuracy(model: Any) -> None:
 @register_check("04.logits_loss", points=2)
 def logits_loss(logit_head: Any) -> None:
     """A head ending in a linear unit is compiled with BinaryCrossentropy(from_logits=True)."""
-    _require_model(logit_head, "logit_head")
-    activation = _activation_name(logit_head.layers[-1])
+    require_model(logit_head, "logit_head")
+    activation = activation_name(logit_head.layers[-1])
     if logit_head.outputs[0].shape[-1] != 1:
         raise CheckFailed("the head should end in Dense(1): one logit per photo")
     if activation != "linear":
         raise CheckFailed(f"the last layer has a '{activation}' activation; this exercise's head "
                           "outputs logits: Dense(1) with no activation")
-    loss, from_logits = _loss_name(logit_head)
+    loss, from_logits = loss_name(logit_head)
     if loss is None:
         raise CheckFailed("compile `logit_head` with a loss")
     if "binary" not in loss:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checks import CheckFailed, register_check
+from course_utils.grading.registry import CheckFailed, register_check
 
 # Published by Keras (https://keras.io/api/applications/): ImageNet top-1 and CPU time per
 # inference step in ms. Exercise 3 chooses from this table.

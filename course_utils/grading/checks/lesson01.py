@@ -9,60 +9,31 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checks import CheckFailed, CheckResult, register_check
+from course_utils.grading.checks.common import (
+    BINARY_LOSSES,
+    CATEGORICAL_LOSSES,
+    activation_name,
+    loss_name,
+    model_accuracy,
+    require_model,
+)
+from course_utils.grading.registry import CheckFailed, CheckResult, register_check
 
-BINARY_LOSSES = {"binary_crossentropy", "binarycrossentropy", "binary_focal_crossentropy"}
-CATEGORICAL_LOSSES = {
-    "categorical_crossentropy",
-    "categoricalcrossentropy",
-    "sparse_categorical_crossentropy",
-    "sparsecategoricalcrossentropy",
-}
 MIN_GAIN = 0.1
 
 
-def _require_model(value: Any, name: str) -> Any:
-    """Raise a friendly hint unless ``value`` is a Keras model."""
-    import keras
-
-    if not isinstance(value, keras.Model):
-        raise CheckFailed(f"`{name}` should be a Keras model, got {type(value).__name__}")
-    return value
 
 
-def _loss_name(model: Any) -> tuple[str | None, bool]:
-    """Return the compiled loss as a normalised name (None if not compiled) and from_logits."""
-    loss = getattr(model, "loss", None)
-    if loss is None:
-        return None, False
-    if isinstance(loss, str):
-        return loss.lower(), False
-    name = getattr(loss, "name", None) or type(loss).__name__
-    return str(name).lower(), bool(getattr(loss, "from_logits", False))
 
 
-def _activation_name(layer: Any) -> str:
-    """Name of a layer's activation function ('linear' when it has none)."""
-    activation = getattr(layer, "activation", None)
-    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
 
 
-def _accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of a binary (1 sigmoid unit) or 2-class softmax model on (x, y)."""
-    probabilities = np.asarray(model.predict(x, verbose=0))
-    if probabilities.ndim == 1 or probabilities.shape[-1] == 1:
-        predicted = (probabilities.reshape(-1) > 0.5).astype(int)
-    else:
-        predicted = probabilities.argmax(axis=-1)
-    labels = np.asarray(y)
-    labels = labels.argmax(axis=-1) if labels.ndim > 1 and labels.shape[-1] > 1 else labels
-    return float(np.mean(predicted == labels.reshape(-1).astype(int)))
 
 
 @register_check("01.frozen_base", points=2)
 def frozen_base(base: Any) -> None:
     """The pretrained base model is frozen: no trainable layers or weights."""
-    _require_model(base, "base")
+    require_model(base, "base")
     trainable_layers = [layer for layer in base.layers if layer.trainable and layer.weights]
     trainable_weights = len(base.trainable_weights)
     if trainable_layers or trainable_weights:
@@ -76,11 +47,11 @@ def frozen_base(base: Any) -> None:
 @register_check("01.head_output", points=2)
 def head_output(head: Any) -> CheckResult | None:
     """The classifier ends in 1 sigmoid unit or 2 softmax units, with a matching loss."""
-    _require_model(head, "head")
+    require_model(head, "head")
     last = head.layers[-1]
     units = head.outputs[0].shape[-1] if head.outputs else None
-    activation = _activation_name(last)
-    loss, from_logits = _loss_name(head)
+    activation = activation_name(last)
+    loss, from_logits = loss_name(head)
     if units == 1:
         if activation != "sigmoid" and not (activation == "linear" and from_logits):
             raise CheckFailed(
@@ -135,11 +106,11 @@ def beats_scratch(pretrained_acc: Any, scratch_acc: Any) -> None:
 @register_check("01.beats_scratch_recomputed", points=2)
 def beats_scratch_recomputed(pretrained: Any, scratch: Any, x: Any, y: Any) -> None:
     """Hidden: recompute both accuracies from the models on the validation arrays."""
-    _require_model(pretrained, "pretrained")
-    _require_model(scratch, "scratch")
+    require_model(pretrained, "pretrained")
+    require_model(scratch, "scratch")
     x, y = np.asarray(x), np.asarray(y)
-    pretrained_acc = _accuracy(pretrained, x, y)
-    scratch_acc = _accuracy(scratch, x, y)
+    pretrained_acc = model_accuracy(pretrained, x, y)
+    scratch_acc = model_accuracy(scratch, x, y)
     if pretrained_acc - scratch_acc < MIN_GAIN:
         raise CheckFailed(
             f"on the validation images the pretrained model scores {pretrained_acc:.2f} and "
@@ -152,7 +123,7 @@ def end_to_end_accuracy(pretrained: Any) -> None:
     """Hidden: the raw-pixel model classifies unseen validation photos (loaded here) >= 0.8."""
     from course_utils import datasets
 
-    _require_model(pretrained, "pretrained")
+    require_model(pretrained, "pretrained")
     shape = pretrained.input_shape
     if len(shape) != 4 or shape[1] is None or shape[1] != shape[2] or shape[3] != 3:
         raise CheckFailed(
@@ -160,7 +131,7 @@ def end_to_end_accuracy(pretrained: Any) -> None:
         )
     photos = datasets.load_images("cats_and_dogs", "validation", int(shape[1]), per_class=20,
                                   seed=2024, verbose=False)
-    accuracy = _accuracy(pretrained, photos.x.astype("float32"), photos.y)
+    accuracy = model_accuracy(pretrained, photos.x.astype("float32"), photos.y)
     if accuracy < 0.8:
         raise CheckFailed(
             f"on 40 unseen validation photos (raw 0-255 pixels) your model scores {accuracy:.2f}; "

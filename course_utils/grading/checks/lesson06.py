@@ -7,16 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from course_utils.checks import CheckFailed, register_check
+from course_utils.grading.checks.common import require_model
+from course_utils.grading.registry import CheckFailed, register_check
 
 MIN_HEAD_ACC = 0.70
 
 
-def _require_model(value: Any, name: str) -> None:
-    import keras
-
-    if not isinstance(value, keras.Model):
-        raise CheckFailed(f"`{name}` should be a Keras model, got {type(value).__name__}")
 
 
 @register_check("06.early_stopping", points=2)
@@ -42,7 +38,7 @@ def head_regularised(head: Any) -> None:
     """The head uses dropout or weight decay (an L2 kernel regulariser)."""
     import keras
 
-    _require_model(head, "head")
+    require_model(head, "head")
     dropout = [lay for lay in head.layers if isinstance(lay, keras.layers.Dropout) and lay.rate > 0]
     decay = [lay for lay in head.layers if getattr(lay, "kernel_regularizer", None) is not None]
     if not dropout and not decay:
@@ -57,7 +53,7 @@ def head_generalises(head: Any, image_size: Any) -> None:
     """Hidden: the head scores >= 0.70 on all validation photos, features recomputed here."""
     from course_utils import backbones, datasets, features
 
-    _require_model(head, "head")
+    require_model(head, "head")
     size = int(image_size)
     base = backbones.load_backbone("mobilenet_v2", size, pooling="avg", verbose=False)
     held = datasets.load_images("hymenoptera", "validation", size, seed=42, verbose=False)
@@ -72,7 +68,7 @@ def head_generalises(head: Any, image_size: Any) -> None:
 def _check_unfrozen(model: Any, n: int) -> None:
     import keras
 
-    _require_model(model, "model")
+    require_model(model, "model")
     with_weights = [lay for lay in model.layers if lay.weights]
     top = model.layers[-n:]
     for layer in model.layers:

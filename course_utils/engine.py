@@ -1,13 +1,25 @@
-"""Execute a notebook cell by cell in a fresh kernel with timeouts and a memory watchdog."""
+"""The one notebook engine: execute cells in a fresh kernel, for ``run``, the tests and the grader.
+
+Each cell runs with a timeout; the whole run can have a wall-clock cap and a memory
+watchdog over the kernel's process tree. The kernel gets its environment as an
+argument (``os.environ`` of the caller is never touched) and starts quiet: TensorFlow's
+C++ start-up lines (oneDNN, CUDA drivers, ``cuInit``) are written to the kernel's own
+stderr, which goes to a log file instead of the notebook's outputs or the console.
+
+Why our own loop over nbclient rather than ``NotebookClient.execute()``: the grader
+needs to act between cells (move a check's artifacts out, stop at a memory limit) and
+to classify every way a cell can end; ``run`` needs the same kernel set-up. One loop
+serves both.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
-import subprocess
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +29,17 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 POLL_SECONDS = 0.1
+
+QUIET_ENV = {
+    # TensorFlow's C++ logging, once absl is initialised: errors only (INFO/WARNING hidden).
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+}
+# C-level writes (the lines TensorFlow prints before absl's logging is initialised, which
+# no log level can hide) then reach the kernel's stderr, not the notebook.
+QUIET_KERNEL_ARGS = ["--IPKernelApp.capture_fd_output=False"]
+# Start-up noise no executed lesson may show (a test checks the outputs for these).
+NOISE_MARKERS = ("absl::InitializeLog", "cuInit", "cudart_stub", "oneDNN custom operations",
+                 "use_unbounded_threadpool", "TF-TRT", "running over TCP", "computation placer")
 
 
 @dataclass
@@ -38,6 +61,16 @@ class _QuietDeadKernelPoll(logging.Filter):
 logging.getLogger("asyncio").addFilter(_QuietDeadKernelPoll())
 
 
+def kernel_env(extra: Mapping[str, str] | None = None, base: Mapping[str, str] | None = None
+               ) -> dict[str, str]:
+    """The environment for a kernel: ``base`` (default ``os.environ``), quiet settings, ``extra``."""
+    env = dict(os.environ if base is None else base)
+    for key, value in QUIET_ENV.items():
+        env.setdefault(key, value)
+    env.update(extra or {})
+    return env
+
+
 def _alive(process: psutil.Process) -> bool:
     """Whether a psutil process is still running (and is not a zombie)."""
     try:
@@ -49,10 +82,10 @@ def _alive(process: psutil.Process) -> bool:
 class MemoryWatchdog:
     """Poll the RSS of a process tree and kill the tree when it exceeds a limit."""
 
-    def __init__(self, pid: int, limit_mb: float) -> None:
-        """Watch process ``pid`` and its descendants against ``limit_mb`` megabytes."""
+    def __init__(self, pid: int, limit_mb: float | None) -> None:
+        """Watch process ``pid`` and its descendants against ``limit_mb`` megabytes (None: no limit)."""
         self.root = psutil.Process(pid)
-        self.limit_bytes = limit_mb * 1024 * 1024
+        self.limit_bytes = math.inf if limit_mb is None else limit_mb * 1024 * 1024
         self.fired = False
         self.seen: dict[int, psutil.Process] = {pid: self.root}
         self._stop = threading.Event()
@@ -103,7 +136,7 @@ class MemoryWatchdog:
             self._thread.join(timeout=2)
 
 
-def _error_of(cell: nbformat.NotebookNode) -> str | None:
+def error_of(cell: nbformat.NotebookNode) -> str | None:
     """Return ``Name: value`` of the first error output of an executed cell, if any."""
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
@@ -112,24 +145,28 @@ def _error_of(cell: nbformat.NotebookNode) -> str | None:
     return None
 
 
-def execute_cells(
-    sources: list[str],
-    workdir: str | Path,
-    env: dict[str, str],
+def execute(
+    nb: nbformat.NotebookNode,
+    cwd: str | Path,
+    env: Mapping[str, str],
     cell_timeout: float,
-    memory_limit_mb: float,
-    wall_timeout: float,
+    *,
+    stop_on_error: bool = False,
+    memory_limit_mb: float | None = None,
+    wall_timeout: float | None = None,
     after_cell: Callable[[int, CellRun], None] | None = None,
+    kernel_log: str | Path | None = None,
     startup_timeout: float = 60,
 ) -> list[CellRun]:
-    """Run code cells in order in a fresh python3 kernel; record how each cell went.
+    """Run the code cells of ``nb`` in order in a fresh python3 kernel; outputs land in ``nb``.
 
-    An exception in a cell is recorded and execution continues. A timeout, a dead
-    kernel, the memory limit or the wall-clock cap stop execution; the remaining cells
-    stay ``not run``. ``after_cell(index, run)`` is called after every executed cell.
+    Returns one ``CellRun`` per cell of ``nb`` (markdown cells stay ``not run``). An
+    exception in a cell is recorded and execution continues, unless ``stop_on_error``.
+    A timeout, a dead kernel, the memory limit or the wall-clock cap stop execution.
+    ``after_cell(index, run)`` is called after every executed cell. The kernel's own
+    stderr (TensorFlow's C++ logs) goes to ``kernel_log``, or nowhere.
     """
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in sources])
-    runs = [CellRun() for _ in sources]
+    runs = [CellRun() for _ in nb.cells]
     client = NotebookClient(
         nb,
         timeout=max(1, int(cell_timeout)),
@@ -138,42 +175,46 @@ def execute_cells(
         record_timing=False,
         shutdown_kernel="immediate",
         startup_timeout=int(startup_timeout),
-        resources={"metadata": {"path": str(workdir)}},
+        extra_arguments=list(QUIET_KERNEL_ARGS),
+        resources={"metadata": {"path": str(cwd)}},
     )
+    wall = math.inf if wall_timeout is None else wall_timeout
     start = time.monotonic()
     watchdog: MemoryWatchdog | None = None
+    log = open(kernel_log, "ab") if kernel_log else open(os.devnull, "wb")  # noqa: SIM115
     try:
-        # The kernel's own stdout/stderr (TensorFlow logs, student noise) are not needed:
-        # everything the grader uses comes through the kernel protocol or artifacts.
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        with client.setup_kernel(env=env, cwd=str(workdir), **quiet):
+        with client.setup_kernel(env=dict(env), cwd=str(cwd), stdout=log, stderr=log):
             watchdog = MemoryWatchdog(client.km.provisioner.pid, memory_limit_mb)
             watchdog.start()
             for index, cell in enumerate(nb.cells):
-                remaining = wall_timeout - (time.monotonic() - start)
+                if cell.cell_type != "code":
+                    continue
+                remaining = wall - (time.monotonic() - start)
                 if remaining <= 0:
-                    runs[index] = CellRun("wall", f"submission time limit {wall_timeout:g} s")
+                    runs[index] = CellRun("wall", f"time limit {wall_timeout:g} s")
                     break
                 limited_by_wall = remaining < cell_timeout
                 client.timeout = max(1, math.ceil(min(cell_timeout, remaining)))
                 run = _execute_one(client, cell, index, watchdog, memory_limit_mb)
                 if run.status == "timeout" and limited_by_wall:
-                    run = CellRun("wall", f"submission time limit {wall_timeout:g} s exceeded")
+                    run = CellRun("wall", f"time limit {wall_timeout:g} s exceeded")
                 elif run.status == "timeout":
                     run.detail = f"cell timed out after {cell_timeout:g} s"
                 runs[index] = run
                 if after_cell is not None:
                     after_cell(index, run)
-                if run.status not in ("ok", "error"):
+                if run.status not in ("ok", "error") or (stop_on_error and run.status == "error"):
                     break
     except Exception as error:  # kernel failed to start or to shut down
-        first = next((i for i, run in enumerate(runs) if run.status == "not run"), None)
+        first = next((i for i, run in enumerate(runs)
+                      if run.status == "not run" and nb.cells[i].cell_type == "code"), None)
         if first is not None:
             runs[first] = CellRun("died", f"kernel failure: {type(error).__name__}: {error}")
     finally:
         if watchdog is not None:
             watchdog.stop()
             watchdog.kill_all()
+        log.close()
     return runs
 
 
@@ -182,24 +223,29 @@ def _execute_one(
     cell: nbformat.NotebookNode,
     index: int,
     watchdog: MemoryWatchdog,
-    memory_limit_mb: float,
+    memory_limit_mb: float | None,
 ) -> CellRun:
     """Execute one cell and classify the outcome."""
+    memory = CellRun("memory", f"memory limit {memory_limit_mb:g} MB exceeded") if memory_limit_mb else None
     try:
         client.execute_cell(cell, index)
     except CellTimeoutError:
-        if watchdog.fired:
-            return CellRun("memory", f"memory limit {memory_limit_mb:g} MB exceeded")
-        return CellRun("timeout")
+        return memory if watchdog.fired else CellRun("timeout")
     except DeadKernelError:
-        if watchdog.fired:
-            return CellRun("memory", f"memory limit {memory_limit_mb:g} MB exceeded")
-        return CellRun("died", "kernel died (sys.exit / os._exit / crash?)")
+        return memory if watchdog.fired else CellRun("died", "kernel died (sys.exit / os._exit / crash?)")
     except Exception as error:
         if watchdog.fired:
-            return CellRun("memory", f"memory limit {memory_limit_mb:g} MB exceeded")
+            return memory
         return CellRun("died", f"kernel stopped responding: {type(error).__name__}: {error}")
     if watchdog.fired:
-        return CellRun("memory", f"memory limit {memory_limit_mb:g} MB exceeded")
-    error = _error_of(cell)
+        return memory
+    error = error_of(cell)
     return CellRun("error", error) if error else CellRun("ok")
+
+
+def first_stop(runs: list[CellRun]) -> tuple[int, CellRun] | None:
+    """The first cell that did not end ``ok``, with its index, or None when all ran."""
+    for index, run in enumerate(runs):
+        if run.status not in ("ok", "not run"):
+            return index, run
+    return None

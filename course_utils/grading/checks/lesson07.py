@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checks import CheckFailed, register_check
+from course_utils.grading.checks.common import batchnorm_layers, require_model
+from course_utils.grading.registry import CheckFailed, register_check
 
 ADABN_MIN_GAIN = 0.03
 
@@ -82,18 +83,8 @@ def coral_loss_hidden(values: Any) -> None:
     _compare_coral(values, 2024, "values")
 
 
-def _require_model(value: Any, name: str) -> Any:
-    import keras
-
-    if not isinstance(value, keras.Model):
-        raise CheckFailed(f"`{name}` should be a Keras model, got {type(value).__name__}")
-    return value
 
 
-def _bn_layers(model: Any) -> list:
-    import keras
-
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 @register_check("07.adabn_statistics", points=2)
@@ -101,9 +92,9 @@ def adabn_statistics(adapted: Any, source: Any, x: Any) -> None:
     """Every BN layer's moving mean/variance equal the statistics of its inputs on the target."""
     import keras
 
-    _require_model(adapted, "adapted")
-    _require_model(source, "source")
-    bns, source_bns = _bn_layers(adapted), _bn_layers(source)
+    require_model(adapted, "adapted")
+    require_model(source, "source")
+    bns, source_bns = batchnorm_layers(adapted), batchnorm_layers(source)
     if not bns or len(bns) != len(source_bns):
         raise CheckFailed(
             f"`adapted` has {len(bns)} BatchNormalization layers, the source features "
@@ -137,8 +128,8 @@ def adabn_improves(adapted_model: Any, source_model: Any) -> None:
     """Hidden: on MNIST-M test digits loaded here, the AdaBN model beats the source-only one."""
     from course_utils import datasets
 
-    _require_model(adapted_model, "adapted_model")
-    _require_model(source_model, "source_model")
+    require_model(adapted_model, "adapted_model")
+    require_model(source_model, "source_model")
     d = datasets.load_arrays("mnist_m")
     x, y = d["x_test"][-600:].astype("float32"), d["y_test"][-600:]
     accs = [float(np.mean(np.argmax(m.predict(x, verbose=0), axis=1) == y))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
-from course_utils.nbtools import (
+from course_utils.grading.notebook import (
     BEGIN_SOLUTION,
     END_SOLUTION,
     check_key,
@@ -149,25 +148,3 @@ def stale_exercises(
         if dst.name not in names:
             problems.append(f"{dst} has no solution notebook in {solutions_dir}")
     return problems
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI: ``python -m course_utils release [--check]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m course_utils release",
-        description="Generate exercises/NN_*.ipynb from solutions/NN_*.ipynb.",
-    )
-    parser.add_argument("--solutions", default="solutions", help="solution notebooks folder")
-    parser.add_argument("--exercises", default="exercises", help="exercise notebooks folder")
-    parser.add_argument(
-        "--check", action="store_true", help="only report stale exercises; exit 1 if any"
-    )
-    args = parser.parse_args(argv)
-    if args.check:
-        problems = stale_exercises(args.solutions, args.exercises)
-        for problem in problems:
-            print(problem)
-        return 1 if problems else 0
-    for path in release_all(args.solutions, args.exercises):
-        print(f"wrote {path}")
-    return 0

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ast
-import contextlib
 import copy
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -13,9 +11,10 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils import profiles, report
+from course_utils import engine, profiles, report
+from course_utils.cli.table import format_table
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PARAMETERS_TAG = "parameters"
 
 
@@ -66,20 +65,6 @@ def inject_parameters(nb: nbformat.NotebookNode, params: dict) -> nbformat.Noteb
     return nb
 
 
-@contextlib.contextmanager
-def _environ(**values: str):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def execute_notebook(
     path: Path,
     out_dir: Path | None = None,
@@ -87,45 +72,39 @@ def execute_notebook(
     params: dict | None = None,
     timeout: int = 1800,
     html: bool = True,
+    env: dict[str, str] | None = None,
 ) -> LessonResult:
     """Execute one notebook in a fresh kernel under ``profile``; write it (and HTML) to ``out_dir``.
 
-    Never raises for a failing cell: the result says which error stopped the lesson.
+    ``env`` adds to the kernel's environment. Never raises for a failing cell: the
+    result says which error stopped the lesson.
     """
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
     path = Path(path)
     profile = profile or profiles.current_name()
     nb = inject_parameters(nbformat.read(path, as_version=4), params or {})
     start = time.perf_counter()
-    error = ""
     with tempfile.TemporaryDirectory() as tmp:
         report_file = Path(tmp) / "headlines.jsonl"
-        env = {"COURSE_PROFILE": profile, report.ENV_VAR: str(report_file),
-               "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-               "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
-        with _environ(**env):
-            try:
-                client.execute()
-            except CellExecutionError as exc:
-                error = _short_error(exc)
-            except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as exc:
-                error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}"
+        kernel_env = engine.kernel_env({
+            "COURSE_PROFILE": profile, report.ENV_VAR: str(report_file),
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline", **(env or {})})
+        log = Path(out_dir) / f"{path.stem}.kernel.log" if out_dir is not None else None
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.unlink(missing_ok=True)
+        runs = engine.execute(nb, path.parent, kernel_env, timeout, stop_on_error=True, kernel_log=log)
         headlines = report.read_headlines(report_file)
-    minutes = (time.perf_counter() - start) / 60
+    stop = engine.first_stop(runs)
+    error = "" if stop is None else f"cell {stop[0] + 1}: {stop[1].detail or stop[1].status}"[:400]
     result = LessonResult(
         lesson=path.stem,
         status="FAILED" if error else "ok",
-        minutes=minutes,
+        minutes=(time.perf_counter() - start) / 60,
         headline="; ".join(f"{h['label']}: {h['value']}" for h in headlines) or "-",
         error=error,
     )
     if out_dir is not None:
         out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
         result.notebook = out_dir / path.name
         nbformat.write(nb, result.notebook)
         if html:
@@ -137,16 +116,8 @@ def execute_notebook(
     return result
 
 
-def _short_error(exc: Exception) -> str:
-    ename = getattr(exc, "ename", type(exc).__name__)
-    evalue = str(getattr(exc, "evalue", "") or str(exc).strip().splitlines()[-1])
-    return f"{ename}: {evalue}"[:400]
-
-
 def summary_table(results: list[LessonResult]) -> str:
     """Return the run summary: lesson, status, minutes, headline number."""
-    from course_utils.doctor import format_table
-
     rows = [{"lesson": r.lesson, "status": r.status, "minutes": f"{r.minutes:.1f}",
              "headline": r.headline if r.status == "ok" else r.error} for r in results]
     return format_table(rows, ["lesson", "status", "minutes", "headline"])

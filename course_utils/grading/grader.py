@@ -10,7 +10,6 @@ of this package, loads the artifacts and runs the registered check functions.
 
 from __future__ import annotations
 
-import argparse
 import csv as csv_module
 import dataclasses
 import json
@@ -24,12 +23,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 from nbformat import NotebookNode
 
-from course_utils.artifacts import capture_source
-from course_utils.checks import get_check, load_checks_module
-from course_utils.executor import CellRun, execute_cells
-from course_utils.nbtools import (
+from course_utils import engine
+from course_utils.engine import CellRun
+from course_utils.grading.artifacts import capture_source
+from course_utils.grading.notebook import (
     check_key,
     find_solution,
     is_check_cell,
@@ -38,6 +38,7 @@ from course_utils.nbtools import (
     parse_check_call,
     read_notebook,
 )
+from course_utils.grading.registry import get_check, load_checks_module
 
 DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_MEMORY_LIMIT_MB = 4096.0
@@ -107,7 +108,7 @@ class SubmissionResult:
 
 def _snapshot_package() -> dict[str, bytes]:
     """Read this package's source files into memory (relative path -> bytes)."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]
     return {
         str(path.relative_to(root)): path.read_bytes()
         for path in sorted(root.rglob("*.py"))
@@ -268,12 +269,8 @@ def plan_execution(
 
 def _kernel_env(package_parent: Path) -> dict[str, str]:
     """Environment of a student kernel: the private package copy first on PYTHONPATH."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(package_parent)
-    env.setdefault("MPLBACKEND", "Agg")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+    return engine.kernel_env({"PYTHONPATH": str(package_parent), "MPLBACKEND": "Agg",
+                              "PYTHONDONTWRITEBYTECODE": "1"})
 
 
 def _stop_message(run: CellRun, step: Step) -> str:
@@ -301,7 +298,7 @@ def _run_checks(
     error = None
     try:
         completed = subprocess.run(
-            [sys.executable, "-m", "course_utils.check_worker", str(job_path), str(results_path)],
+            [sys.executable, "-m", "course_utils.grading.worker", str(job_path), str(results_path)],
             cwd=workdir,
             env=env,
             capture_output=True,
@@ -398,11 +395,12 @@ def grade_submission(
                     target.mkdir(parents=True)
                 stored[step.check.key] = target
 
-        runs = execute_cells(
-            sources,
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+        runs = engine.execute(
+            nb,
             workdir,
             _kernel_env(package_parent),
-            cell_timeout=cell_timeout,
+            cell_timeout,
             memory_limit_mb=memory_limit_mb,
             wall_timeout=submission_timeout,
             after_cell=after_cell,
@@ -475,7 +473,7 @@ def grade_submissions(
     for module in modules:
         load_checks_module(module)
     # Import everything grading needs before any student code runs.
-    import course_utils.check_worker  # noqa: F401
+    import course_utils.grading.worker  # noqa: F401
 
     submissions = collect_submissions(paths)
     results = []
@@ -557,61 +555,3 @@ def write_feedback(result: SubmissionResult, feedback_dir: str | Path) -> Path:
     target = directory / f"{Path(name).with_suffix('').name}.md"
     target.write_text(feedback_markdown(result), encoding="utf-8")
     return target
-
-
-def format_table(results: list[SubmissionResult]) -> str:
-    """A plain-text table: submission, score, max, then points per check."""
-    columns = check_columns(results)
-    header = ["submission", "score", "max", *columns]
-    rows = [header]
-    for result in results:
-        points = {check.key: f"{check.points:g}" for check in result.checks}
-        row = [result.submission, f"{result.score:g}", f"{result.max_score:g}"]
-        row += [points.get(column, "-") for column in columns]
-        if result.error:
-            row.append(f"ERROR: {result.error}")
-        rows.append(row)
-    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(widths[i]) if i < len(widths) else cell for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI: ``python -m course_utils grade SUBMISSION... [--csv FILE] [--feedback DIR]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m course_utils grade",
-        description="Grade student notebooks against solutions/ in fresh, watched kernels.",
-    )
-    parser.add_argument("submissions", nargs="+", help="notebooks or folders of notebooks")
-    parser.add_argument("--solutions", default="solutions", help="solution notebooks folder")
-    parser.add_argument("--csv", help="write one row per submission to this CSV file")
-    parser.add_argument("--feedback", help="write one Markdown feedback file per submission here")
-    parser.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT)
-    parser.add_argument("--memory-limit-mb", type=float, default=DEFAULT_MEMORY_LIMIT_MB)
-    parser.add_argument("--submission-timeout", type=float, default=DEFAULT_SUBMISSION_TIMEOUT)
-    parser.add_argument("--check-timeout", type=float, default=DEFAULT_CHECK_TIMEOUT)
-    parser.add_argument(
-        "--checks-module",
-        action="append",
-        default=[],
-        help="extra module (dotted name or .py path) registering checks; repeatable",
-    )
-    args = parser.parse_args(argv)
-    results = grade_submissions(
-        args.submissions,
-        solutions_dir=args.solutions,
-        csv=args.csv,
-        feedback_dir=args.feedback,
-        cell_timeout=args.cell_timeout,
-        memory_limit_mb=args.memory_limit_mb,
-        submission_timeout=args.submission_timeout,
-        check_timeout=args.check_timeout,
-        checks_modules=args.checks_module,
-        verbose=True,
-    )
-    print(format_table(results))
-    return 1 if any(result.error for result in results) else 0

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checks import CheckFailed, register_check
+from course_utils.grading.checks.common import model_accuracy, require_model
+from course_utils.grading.registry import CheckFailed, register_check
 
 HIDDEN_GROUPS = np.array([2, 0, 2, 1, 2, 2, 0, 1, 2, 2, 3])
 MIN_TEST_ACC = 0.55
@@ -52,25 +53,15 @@ def group_weights_hidden(weights: Any) -> None:
     _compare_group_weights(weights, HIDDEN_GROUPS, "my_group_weights(...)")
 
 
-def _binary_accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of a one-sigmoid (or two-softmax) model."""
-    p = np.asarray(model.predict(x, verbose=0))
-    pred = (p.reshape(-1) > 0.5).astype(int) if p.shape[-1] == 1 else p.argmax(-1)
-    return float(np.mean(pred == np.asarray(y).reshape(-1)))
 
 
-def _require_model(value: Any, name: str) -> None:
-    import keras
-
-    if not isinstance(value, keras.Model):
-        raise CheckFailed(f"`{name}` should be a Keras model, got {type(value).__name__}")
 
 
 @register_check("05.debiased_colored_mnist", points=2)
 def debiased_colored_mnist(model: Any, x: Any, y: Any) -> None:
     """The debiased model scores >= 0.55 on the Colored MNIST test environment."""
-    _require_model(model, "debiased")
-    acc = _binary_accuracy(model, np.asarray(x, dtype="float32"), np.asarray(y))
+    require_model(model, "debiased")
+    acc = model_accuracy(model, np.asarray(x, dtype="float32"), np.asarray(y))
     if acc < MIN_TEST_ACC:
         raise CheckFailed(
             f"test accuracy {acc:.2f} < {MIN_TEST_ACC}: the model still follows the colour. Train with "
@@ -81,12 +72,13 @@ def debiased_colored_mnist(model: Any, x: Any, y: Any) -> None:
 @register_check("05.debiased_hidden", points=2)
 def debiased_hidden(model: Any) -> None:
     """Hidden: a fresh test environment (colour flipped 90%, other noise draw) built here."""
-    from course_utils import bias, datasets
+    from course_utils import datasets
+    from course_utils.methods import bias
 
-    _require_model(model, "debiased")
+    require_model(model, "debiased")
     mnist = datasets.load_arrays("mnist")
     env = bias.colored_mnist(mnist["x_test"][:4000], mnist["y_test"][:4000], color_flip=0.9, seed=2024)
-    acc = _binary_accuracy(model, env["x"], env["y"])
+    acc = model_accuracy(model, env["x"], env["y"])
     if acc < MIN_TEST_ACC:
         raise CheckFailed(f"on a fresh colour-flipped test environment your model scores {acc:.2f} "
                           f"(< {MIN_TEST_ACC}): it relies on the colour")

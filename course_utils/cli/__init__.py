@@ -1,0 +1,94 @@
+"""The course's command line: ``python -m course_utils {doctor,fetch,run,release,grade}``.
+
+Every subcommand is declared here; each lives in its own module and is imported only
+when used, so ``doctor --help`` does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+PROFILES = ["smoke", "laptop", "full"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("doctor", help="show versions, devices, profile and every asset's status")
+    p.add_argument("--profile", choices=PROFILES)
+    p = sub.add_parser("fetch", help="download everything a profile needs (cache or --to DIR)")
+    p.add_argument("--profile", choices=PROFILES)
+    p.add_argument("--to", type=Path, help="write a mirror-layout folder here (e.g. a USB stick)")
+    p = sub.add_parser("run", help="execute lessons headless, write build/*.ipynb and *.html")
+    p.add_argument("lessons", nargs="*", help="lesson numbers or names (default: all)")
+    p.add_argument("--profile", choices=PROFILES)
+    p.add_argument("--out", type=Path, help="output folder (default: build/)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameters-cell value, e.g. -p EPOCHS=3")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    p = sub.add_parser("release", help="generate exercises/ from solutions/")
+    p.add_argument("--solutions", default="solutions", help="solution notebooks folder")
+    p.add_argument("--exercises", default="exercises", help="exercise notebooks folder")
+    p.add_argument("--check", action="store_true", help="only report stale exercises; exit 1 if any")
+    p = sub.add_parser("grade", help="grade submissions against solutions/ (see docs/grading.md)")
+    from course_utils.cli import grade
+
+    grade.add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch the course's subcommands; return the exit code."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    # This process's own TensorFlow (doctor imports it): warnings off, as in every kernel.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.command == "doctor":
+        from course_utils.cli import doctor
+
+        return doctor.run(args.profile)
+    if args.command == "fetch":
+        return _fetch(args.profile, args.to)
+    if args.command == "run":
+        from course_utils.cli import run
+
+        results = run.run(args.lessons, args.profile, args.out, run.parse_params(args.param), args.timeout)
+        return 0 if all(r.status == "ok" for r in results) else 1
+    if args.command == "release":
+        return _release(args.solutions, args.exercises, args.check)
+    if args.command == "grade":
+        from course_utils.cli import grade
+
+        return grade.run(args)
+    return 2  # pragma: no cover
+
+
+def _fetch(profile: str | None, to: Path | None) -> int:
+    """Fetch every asset; exit 1 if a required one is still missing."""
+    from course_utils import catalog
+
+    print(f"Fetching what the {profile or 'current'} profile needs"
+          + (f" into {to}" if to else " into your Keras cache") + " ...")
+    results = catalog.fetch(profile, to)
+    width = max(len(name) for name, _ in results)
+    for name, status in results:
+        print(f"  {name.ljust(width)}  {status}")
+    missing = [n for n, s in results if s.startswith("MISSING") and "(optional)" not in s]
+    return 1 if missing else 0
+
+
+def _release(solutions: str, exercises: str, check_only: bool) -> int:
+    """Regenerate exercises/ from solutions/, or with ``check_only`` report stale ones."""
+    from course_utils.grading import release
+
+    if check_only:
+        problems = release.stale_exercises(solutions, exercises)
+        for problem in problems:
+            print(problem)
+        return 1 if problems else 0
+    for path in release.release_all(solutions, exercises):
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,48 @@
+"""``python -m course_utils grade``: grade a folder of submissions, print and save the scores."""
+
+from __future__ import annotations
+
+import argparse
+
+from course_utils.cli.table import format_table
+from course_utils.grading import grader
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``grade`` subcommand's arguments."""
+    parser.add_argument("submissions", nargs="+", help="notebooks or folders of notebooks")
+    parser.add_argument("--solutions", default="solutions", help="solution notebooks folder")
+    parser.add_argument("--csv", help="write one row per submission to this CSV file")
+    parser.add_argument("--feedback", help="write one Markdown feedback file per submission here")
+    parser.add_argument("--cell-timeout", type=float, default=grader.DEFAULT_CELL_TIMEOUT)
+    parser.add_argument("--memory-limit-mb", type=float, default=grader.DEFAULT_MEMORY_LIMIT_MB)
+    parser.add_argument("--submission-timeout", type=float, default=grader.DEFAULT_SUBMISSION_TIMEOUT)
+    parser.add_argument("--check-timeout", type=float, default=grader.DEFAULT_CHECK_TIMEOUT)
+    parser.add_argument("--checks-module", action="append", default=[],
+                        help="extra module (dotted name or .py path) registering checks; repeatable")
+
+
+def results_table(results: list[grader.SubmissionResult]) -> str:
+    """A table: submission, score, max, points per check, and the error if grading failed."""
+    columns = grader.check_columns(results)
+    rows = []
+    for result in results:
+        row = {"submission": result.submission, "score": f"{result.score:g}",
+               "max": f"{result.max_score:g}", "error": result.error or ""}
+        row.update({check.key: f"{check.points:g}" for check in result.checks})
+        rows.append(row)
+    shown = ["submission", "score", "max", *columns]
+    if any(result.error for result in results):
+        shown.append("error")
+    return format_table(rows, shown)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Grade, print the table; exit 1 when a submission could not be graded at all."""
+    results = grader.grade_submissions(
+        args.submissions, solutions_dir=args.solutions, csv=args.csv, feedback_dir=args.feedback,
+        cell_timeout=args.cell_timeout, memory_limit_mb=args.memory_limit_mb,
+        submission_timeout=args.submission_timeout, check_timeout=args.check_timeout,
+        checks_modules=args.checks_module, verbose=True)
+    print(results_table(results))
+    return 1 if any(result.error for result in results) else 0

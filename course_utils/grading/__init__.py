@@ -1,0 +1,17 @@
+"""The grading machinery: instant checks, exercise release, the autograder.
+
+- ``registry``  -- check functions registered by name; ``check()`` for the notebook
+- ``checks/``   -- one module per lesson (``lessonNN``), shared helpers in ``checks/common``
+- ``release``   -- exercises/ generated from solutions/ (solution regions blanked)
+- ``notebook``  -- notebook conventions: tags, solution markers, check cells
+- ``capture``   -- the program run in the student's kernel to store a check's artifacts
+- ``artifacts`` -- loading those artifacts back, safely
+- ``worker``    -- the fresh process that runs the checks on the artifacts
+- ``grader``    -- the pipeline: read, plan, execute, collect, check, score, report
+
+Importing this package imports no TensorFlow.
+"""
+
+from course_utils.grading.registry import check
+
+__all__ = ["check"]

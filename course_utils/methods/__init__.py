@@ -1,0 +1,7 @@
+"""Lesson methods: tested implementations of what the lessons measure and compare.
+
+- ``model_zoo``   -- lesson 02: backbones measured (size, latency, published accuracy)
+- ``bias``, ``fairness``, ``attribution`` -- lesson 05: biased data, group metrics, Grad-CAM
+- ``training``    -- lesson 06: rewind a compiled model instead of re-tracing it
+- ``adaptation``  -- lessons 07-08: shift measures, AdaBN in one pass, pseudo-labels
+"""
