@@ -1,4 +1,4 @@
-"""The course's command line: ``python -m course_utils {doctor,fetch,run,release,grade}``.
+"""The course's command line: ``python -m course_utils {doctor,fetch,run,release,taught,grade}``.
 
 Every subcommand is declared here; each lives in its own module and is imported only
 when used, so ``doctor --help`` does not import TensorFlow.
@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solutions", default="solutions", help="solution notebooks folder")
     p.add_argument("--exercises", default="exercises", help="exercise notebooks folder")
     p.add_argument("--check", action="store_true", help="only report stale exercises; exit 1 if any")
+    p = sub.add_parser("taught", help="write course_utils/taught/ from the lessons' `# @save` cells")
+    p.add_argument("--check", action="store_true", help="only report stale modules; exit 1 if any")
     p = sub.add_parser("grade", help="grade submissions against solutions/ (see docs/grading.md)")
     from course_utils.cli import grade
 
@@ -59,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(r.status == "ok" for r in results) else 1
     if args.command == "release":
         return _release(args.solutions, args.exercises, args.check)
+    if args.command == "taught":
+        from course_utils.cli import taught
+
+        return taught.run(args.check)
     if args.command == "grade":
         from course_utils.cli import grade
 

@@ -1,16 +1,15 @@
-"""Domain adaptation building blocks: measure a domain shift, then reduce it.
+"""Domain adaptation helpers beyond what lesson 07 writes itself: measure a shift, scale AdaBN.
 
 Measuring: :func:`domain_classifier_accuracy` / :func:`proxy_a_distance` (how well a
 classifier tells the domains apart), :func:`mean_distance`, :func:`coral_distance`
 and :func:`mmd_rbf` (how far apart feature statistics are). Reducing:
-:func:`adabn` / :func:`adabn_in_one_pass` (re-estimate BatchNormalization statistics on the
-target domain),
-:func:`coral_loss` (Deep CORAL), :class:`GradientReversal` with
-:func:`lambda_schedule` (DANN), :func:`pseudo_label` (confident self-training) and
+:func:`adabn_in_one_pass` (AdaBN for a large backbone in one batched pass),
+:func:`lambda_schedule` (DANN's ramp), :func:`pseudo_label` (confident self-training) and
 :func:`centroid_pseudo_labels` (labels from the target's own clusters).
 
-The lesson notebook writes the key lines of each method itself; these are the
-tested, reusable versions of the same formulas.
+What the lesson teaches (``coral_loss``, ``reverse_gradient``, ``GradientReversal``,
+layer-by-layer ``adabn``) is written in the lesson and imported from
+``course_utils.taught.domain_mismatch``: one copy each.
 """
 
 from __future__ import annotations
@@ -105,25 +104,6 @@ def mmd_rbf(source_feats, target_feats, gamma: float | None = None, max_per_doma
 # ---------------------------------------------------------------- reducing a shift
 
 
-def coral_loss(source_feats, target_feats):
-    """Deep CORAL loss (Sun & Saenko 2016): ``||C_s - C_t||_F^2 / (4 d^2)``, differentiable.
-
-    ``C`` is the (unbiased) covariance matrix of a batch of features, shape
-    (batch, d). Works on backend tensors inside a training step, and on NumPy.
-    """
-    ops = keras.ops
-
-    def covariance(x):
-        x = ops.cast(x, "float32")
-        n = ops.cast(ops.shape(x)[0], "float32")
-        centred = x - ops.mean(x, axis=0, keepdims=True)
-        return ops.matmul(ops.transpose(centred), centred) / (n - 1.0)
-
-    d = ops.cast(ops.shape(source_feats)[1], "float32")
-    diff = covariance(source_feats) - covariance(target_feats)
-    return ops.sum(ops.square(diff)) / (4.0 * d * d)
-
-
 def lambda_schedule(p: float, gamma: float = 10.0) -> float:
     """DANN's ramp ``2 / (1 + exp(-gamma p)) - 1`` for training progress ``p`` in [0, 1].
 
@@ -132,20 +112,6 @@ def lambda_schedule(p: float, gamma: float = 10.0) -> float:
     """
     p = float(np.clip(p, 0.0, 1.0))
     return float(2.0 / (1.0 + np.exp(-gamma * p)) - 1.0)
-
-
-def reverse_gradient(x, lam):
-    """Identity in the forward pass; multiplies the incoming gradient by ``-lam`` backwards."""
-    import tensorflow as tf
-
-    @tf.custom_gradient
-    def _reverse(inputs):
-        def grad(upstream):
-            return -lam * upstream
-
-        return tf.identity(inputs), grad
-
-    return _reverse(x)
 
 
 def pseudo_label(probs, threshold: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
@@ -174,32 +140,10 @@ def batchnorm_layers(model) -> list:
     return found
 
 
-def adabn(model, target_x, batch_size: int = 256) -> int:
-    """AdaBN (Li et al. 2016): replace every BatchNormalization layer's moving mean and
-    variance by the statistics of its inputs on ``target_x``; return how many layers changed.
-
-    Layer by layer, in order, so each layer sees inputs already normalised with the
-    target statistics of the layers before it. The learned scale and offset (gamma,
-    beta) and all other weights stay as they are. Needs a model whose BN layers are
-    reachable from ``model.inputs`` (Sequential or functional, nested models included
-    when they were called on the outer model's graph).
-    """
-    target_x = np.asarray(target_x)
-    layers = batchnorm_layers(model)
-    for bn in layers:
-        probe = keras.Model(model.inputs, bn.input)
-        acts = np.asarray(probe.predict(target_x, batch_size=batch_size, verbose=0), dtype="float64")
-        axis = bn.axis if isinstance(bn.axis, int) else bn.axis[0]
-        axes = tuple(i for i in range(acts.ndim) if i != axis % acts.ndim)
-        bn.moving_mean.assign(acts.mean(axis=axes).astype("float32"))
-        bn.moving_variance.assign(acts.var(axis=axes).astype("float32"))
-    return len(layers)
-
-
 def adabn_in_one_pass(model, target_x, max_images: int = 256, batch_size: int = 32, seed: int = 0):
     """Return a copy of ``model`` whose BatchNormalization statistics are those of ``target_x``.
 
-    AdaBN for a large pretrained backbone, where :func:`adabn`'s layer-by-layer
+    AdaBN for a large pretrained backbone, where the lesson's layer-by-layer ``adabn``'s
     probing would cost one forward pass per BN layer: a single pass of training-mode
     forward calls over (at most ``max_images`` of) ``target_x``, in batches. In
     training mode each BN layer normalises with the statistics of the batch in front
@@ -256,30 +200,3 @@ def centroid_pseudo_labels(feats, probs, iterations: int = 5) -> np.ndarray:
         labels = (f @ centroids.T).argmax(axis=1)
         weights = np.eye(probs.shape[1])[labels]
     return labels
-
-
-# ---------------------------------------------------------------- layers
-
-
-@keras.saving.register_keras_serializable(package="course_utils")
-class GradientReversal(keras.layers.Layer):
-    """Gradient reversal layer (DANN): identity forward, ``-lambda * grad`` backward.
-
-    ``lam`` lives in a non-trainable variable, so a training loop can ramp it with
-    :func:`lambda_schedule` (``layer.lam.assign(...)``) without retracing.
-    """
-
-    def __init__(self, lam: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.initial_lam = float(lam)
-        self.lam = self.add_weight(shape=(), initializer=keras.initializers.Constant(float(lam)),
-                                   trainable=False, name="lam")
-
-    def call(self, inputs):
-        return reverse_gradient(inputs, keras.ops.cast(self.lam, inputs.dtype))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "lam": self.initial_lam}
