@@ -1,12 +1,15 @@
-"""What the course needs: every weight file and dataset, which lessons use it, and fetching it all."""
+"""What the course needs: one table of every weight file and dataset and the lessons using it."""
 
 from __future__ import annotations
 
+import bz2
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from course_utils import assets, backbones, datasets, profiles
+import numpy as np
+
+from course_utils import assets, backbones, profiles
 
 
 @dataclass(frozen=True)
@@ -18,26 +21,114 @@ class Need:
     optional: bool = False  # True where the lessons fall back to something embedded
 
 
+GDRIVE_PACS = "https://domaingeneralization.github.io/ (the PACS authors' page)"
+
+
+def _extract_subfolders(inner: str, keep: dict[str, str]):
+    """Return an installer that extracts an archive and moves ``inner/<src>`` to ``<dst>``."""
+
+    def install(archive: Path, staging: Path) -> None:
+        unpacked = staging.parent / "unpacked"
+        assets.safe_extract(archive, unpacked)
+        for src_name, dst_name in keep.items():
+            src = unpacked / inner / src_name
+            if not src.is_dir():
+                raise assets.DownloadError(f"{archive.name} has no folder {inner}/{src_name}")
+            shutil.move(str(src), str(staging / dst_name))
+        shutil.rmtree(unpacked, ignore_errors=True)
+
+    return install
+
+
+def _usps_install(archive: Path, staging: Path) -> None:
+    """Convert LIBSVM's USPS files (values in [-1, 1], labels 1-10) to ``usps.npz``."""
+    arrays = {}
+    for split, name in (("train", "usps.bz2"), ("test", "usps.t.bz2")):
+        src = archive if archive.name == name else assets.download(USPS_URL + name,
+                                                                    archive.parent / name)
+        xs, ys = [], []
+        for line in bz2.open(src, "rt"):
+            parts = line.split()
+            if not parts:
+                continue
+            ys.append(int(float(parts[0])) - 1)
+            row = np.full(256, -1.0)
+            for item in parts[1:]:
+                idx, val = item.split(":")
+                row[int(idx) - 1] = float(val)
+            xs.append(np.round((row + 1) / 2 * 255).reshape(16, 16))
+        arrays[f"x_{split}"] = np.asarray(xs, dtype=np.uint8)
+        arrays[f"y_{split}"] = np.asarray(ys, dtype=np.uint8)
+    np.savez_compressed(staging / "usps.npz", **arrays)
+
+
+USPS_URL = "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/"
+
+
 def _w(name: str, top: bool = False) -> assets.Asset:
     return backbones.get(name).weights_asset(224, include_top=top)
 
 
+def _dataset(name, description, required, url=None, install=None, manual=None, **kw):
+    return assets.Asset(name=name, kind="dataset", relpath=f"datasets/{name}",
+                        description=description, url=url, required=tuple(required),
+                        install=install, manual=manual, **kw)
+
+
+# The one table: every asset the course uses, where it comes from, and the lessons that use it.
 NEEDS: list[Need] = [
     Need(_w("mobilenet_v2"), ("01", "02", "03", "04", "05", "06", "07")),
     Need(_w("mobilenet_v2", top=True), ("02",)),
     Need(_w("mobilenet_v2_035"), ("02",)),
     Need(_w("mobilenet_025"), ("02",)),
     Need(backbones.CLASS_INDEX, ("02",)),
-    Need(datasets.DATASETS["cats_and_dogs"], ("01", "03", "04", "05")),
-    Need(datasets.DATASETS["photos"], ("02",), optional=True),
-    Need(datasets.DATASETS["pacs"], ("05", "07")),
-    Need(datasets.DATASETS["hymenoptera"], ("06",)),
-    Need(datasets.DATASETS["flowers"], ("06",)),
-    Need(datasets.DATASETS["mnist"], ("07",)),
-    Need(datasets.DATASETS["usps"], ("07",)),
-    Need(datasets.DATASETS["mnist_m"], ("07",)),
-    Need(datasets.DATASETS["pneumonia"], ("08",), optional=True),
+    Need(_dataset("cats_and_dogs", "cats vs dogs photos (Kaggle/Asirra, TF tutorial subset)",
+                 ["train/cats", "train/dogs", "validation/cats", "validation/dogs"],
+                 url="https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
+                 install=_extract_subfolders("cats_and_dogs_filtered",
+                                              {"train": "train", "validation": "validation"})),
+         ("01", "03", "04", "05")),
+    Need(_dataset("pacs", "PACS domains photo / art_painting / cartoon / sketch (Li et al. 2017)",
+                 [f"{d}/dog" for d in ("photo", "art_painting", "cartoon", "sketch")],
+                 manual=f"PACS has no direct download: get it from {GDRIVE_PACS} and unpack it as "
+                        "datasets/pacs/<domain>/<class>/*.jpg in your cache or mirror."),
+         ("05", "07")),
+    Need(_dataset("hymenoptera", "ants vs bees (ImageNet subset)",
+                 ["train/ants", "train/bees", "val/ants", "val/bees"],
+                 url="https://download.pytorch.org/tutorial/hymenoptera_data.zip",
+                 install=_extract_subfolders("hymenoptera_data", {"train": "train", "val": "val"})),
+         ("06",)),
+    Need(_dataset("flowers", "flower photos, 5 classes (tf_flowers)",
+                 ["daisy", "dandelion", "rose", "sunflower", "tulip"],
+                 url="https://storage.googleapis.com/download.tensorflow.org/example_images/"
+                     "flower_photos.tgz",
+                 install=_extract_subfolders("flower_photos", {
+                     "daisy": "daisy", "dandelion": "dandelion", "roses": "rose",
+                     "sunflowers": "sunflower", "tulips": "tulip"})),
+         ("06",)),
+    Need(_dataset("photos", "sample photos for 'what does an ImageNet model see'", ["chelsea.jpg"],
+                 manual="Without the mirror, lessons fall back to the photos shipped inside "
+                        "scikit-image and scikit-learn (course_utils.datasets.package_photos)."),
+         ("02",), optional=True),
+    Need(_dataset("mnist", "MNIST handwritten digits", ["mnist.npz"],
+                 url="https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+                 sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
+         ("07",)),
+    Need(_dataset("usps", "USPS handwritten digits (Hull 1994), 16x16", ["usps.npz"],
+                 url=USPS_URL + "usps.bz2", install=_usps_install),
+         ("07",)),
+    Need(_dataset("mnist_m", "MNIST-M (Ganin & Lempitsky 2015): MNIST over colour photo patches",
+                 ["mnist_m.npz"],
+                 manual="MNIST-M has no official direct download: copy datasets/mnist_m/mnist_m.npz "
+                        "from a course mirror, or use the embedded look-alike "
+                        "course_utils.datasets.mnist_m_style()."),
+         ("07",)),
+    Need(_dataset("pneumonia", "PneumoniaMNIST chest X-rays 28x28 (MedMNIST v2)",
+                 ["pneumoniamnist.npz"],
+                 url="https://zenodo.org/records/10519652/files/pneumoniamnist.npz?download=1"),
+         ("08",), optional=True),
 ]
+DATASETS: dict[str, assets.Asset] = {n.asset.name: n.asset for n in NEEDS if n.asset.kind == "dataset"}
 
 
 def needs_for(profile: str | None = None) -> list[Need]:
