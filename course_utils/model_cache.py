@@ -99,12 +99,20 @@ def describe(value: Any) -> str:
         return f"array{value.shape}{value.dtype}:{array_digest(value)}"
     if isinstance(value, (keras.layers.Layer, keras.Model)):
         return architecture_text(value)
+    if isinstance(value, type):  # a class: its methods' source (a notebook's classes have no file)
+        methods = [v for _, v in sorted(vars(value).items()) if inspect.isfunction(v)]
+        return value.__qualname__ + "\n" + "\n".join(_source(m) for m in methods)
     if callable(value):
-        try:
-            return inspect.getsource(value)
-        except (OSError, TypeError):
-            return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}"
+        return _source(value)
     return repr(value)
+
+
+def _source(function: Any) -> str:
+    """The source code of a function, or its qualified name where the source is not available."""
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', repr(function))}"
 
 
 def array_digest(array: np.ndarray) -> str:
@@ -157,9 +165,9 @@ def train_once(
     ``cache=False`` always trains and stores nothing.
     """
     model = build()
-    if not model.weights:
-        raise ValueError(f"{name}: build() must return a built model (give it a keras.Input), so "
-                         "its initial weights can be part of the cache key")
+    if not model.weights or not getattr(model, "built", True):
+        raise ValueError(f"{name}: build() must return a built model (give it a keras.Input, or call "
+                         "it once on a batch), so its initial weights can be part of the cache key")
     folder = Path(cache_dir) if cache_dir else assets.course_cache_dir() / "models"
     digest = model_key(model, train, data, key)
     weights = folder / f"{name}-{digest}.weights.h5"

@@ -134,3 +134,17 @@ def test_the_same_architecture_built_twice_has_the_same_text() -> None:
     inputs = keras.Input((3,))
     other = keras.Model(inputs, keras.layers.Dense(2)(inputs))
     assert model_cache.architecture_text(build()) != model_cache.architecture_text(other)
+
+
+def test_classes_count_by_the_source_of_their_methods() -> None:
+    class A:
+        def step(self):
+            return 1
+
+    class B:
+        def step(self):
+            return 2
+
+    B.__qualname__ = A.__qualname__
+    assert model_cache.describe(A) != model_cache.describe(B)
+    assert "return 1" in model_cache.describe(A)
