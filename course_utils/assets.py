@@ -12,6 +12,13 @@ Resolution order for every weight file and dataset the course uses:
 
 When all three fail, :class:`AssetMissingError` names the asset, every place
 that was tried and the command that fixes it.
+
+Why our own resolver: ``keras.utils.get_file`` downloads into one cache and
+knows no read-only mirror, and tensorflow-datasets' ``data_dir`` covers only its
+own catalogue (not the Keras weight files, PACS or MNIST-M). A workshop needs one
+lookup order for all of them, a ``fetch`` that builds a USB mirror, and a
+``doctor`` that reports every asset: a small module does that. Downloads still
+come from the official locations, and weights land where Keras looks.
 """
 
 from __future__ import annotations

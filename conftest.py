@@ -1,0 +1,51 @@
+"""Test-session set-up shared by the unit tests (tests/) and the lessons run by nbval (notebooks/).
+
+Kernels that nbval starts inherit this process's environment, so what is set here is what
+every lesson sees: the smoke profile, the course mirror, one feature cache for the session
+(cache keys cover weights and pixels, so sharing is safe, and a lesson and its solution never
+pay for the same frozen base twice), a non-interactive matplotlib, quiet TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+# Graded-fixture notebooks are hostile student submissions, never lessons to execute.
+collect_ignore_glob = ["tests/grading_fixtures/*"]
+
+os.environ.setdefault("COURSE_PROFILE", "smoke")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+if not os.environ.get("COURSE_MIRROR") and (ROOT.parent / "shared" / "offline-mirror").is_dir():
+    os.environ["COURSE_MIRROR"] = str((ROOT.parent / "shared" / "offline-mirror").resolve())
+if not os.environ.get("COURSE_CACHE"):
+    os.environ["COURSE_CACHE"] = tempfile.mkdtemp(prefix="course-test-cache-")
+
+# nbval waits a fixed 5 s for each output message after a cell's reply; on a loaded 2-core
+# machine the kernel's final "idle" message can take longer, and nbval then fails a cell
+# that ran fine ("Timeout of 5 seconds exceeded waiting for output"). Give it a minute.
+NBVAL_OUTPUT_TIMEOUT = 60
+
+
+def _missing_assets() -> list[str]:
+    """Required assets found neither in the mirror nor in the cache (lessons cannot run)."""
+    from course_utils import assets, catalog
+
+    return [n.asset.name for n in catalog.NEEDS if not n.optional and assets.locate(n.asset) is None]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Raise nbval's per-message output wait; skip the lessons when their assets are missing."""
+    cells = [item for item in items if hasattr(item, "output_timeout")]
+    missing = _missing_assets() if cells else []
+    for item in cells:
+        item.output_timeout = NBVAL_OUTPUT_TIMEOUT
+        if missing:
+            item.add_marker(pytest.mark.skip(
+                reason=f"lessons need {', '.join(missing)}: set COURSE_MIRROR or run "
+                       "`python -m course_utils fetch`"))
