@@ -3,7 +3,10 @@
 Kernels that nbval starts inherit this process's environment, so what is set here is what
 every lesson sees: the smoke profile, the course mirror, one feature cache for the session
 (cache keys cover weights and pixels, so sharing is safe, and a lesson and its solution never
-pay for the same frozen base twice), a non-interactive matplotlib, quiet TensorFlow.
+pay for the same frozen base twice), quiet TensorFlow.
+
+Each lesson nbval executes is also written, with its outputs, to ``build/smoke/`` (or
+``$COURSE_EXECUTED_DIR``): the site test renders those, so no lesson is executed twice.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ collect_ignore_glob = ["tests/grading_fixtures/*"]
 
 os.environ.setdefault("COURSE_PROFILE", "smoke")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MPLBACKEND", "Agg")
 if not os.environ.get("COURSE_MIRROR") and (ROOT.parent / "shared" / "offline-mirror").is_dir():
     os.environ["COURSE_MIRROR"] = str((ROOT.parent / "shared" / "offline-mirror").resolve())
 if not os.environ.get("COURSE_CACHE"):
@@ -30,6 +32,23 @@ if not os.environ.get("COURSE_CACHE"):
 # machine the kernel's final "idle" message can take longer, and nbval then fails a cell
 # that ran fine ("Timeout of 5 seconds exceeded waiting for output"). Give it a minute.
 NBVAL_OUTPUT_TIMEOUT = 60
+
+
+EXECUTED_DIR = Path(os.environ.get("COURSE_EXECUTED_DIR", ROOT / "build" / "smoke"))
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """Keep each nbval cell's outputs; after a notebook's last cell, write the executed notebook."""
+    outputs = getattr(item, "test_outputs", None)
+    if outputs is None or not hasattr(item, "cell"):
+        return
+    item.cell.outputs = list(outputs)
+    item.cell.execution_count = item.cell_num + 1
+    if nextitem is None or getattr(nextitem, "parent", None) is not item.parent:
+        import nbformat
+
+        EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+        nbformat.write(item.parent.nb, EXECUTED_DIR / Path(str(item.parent.fspath)).name)
 
 
 def _missing_assets() -> list[str]:
