@@ -6,13 +6,16 @@ every lesson sees: the smoke profile, the course mirror, one feature cache for t
 pay for the same frozen base twice), quiet TensorFlow.
 
 Each lesson nbval executes is also written, with its outputs, to ``build/smoke/`` (or
-``$COURSE_EXECUTED_DIR``): the site test renders those, so no lesson is executed twice.
+``$COURSE_EXECUTED_DIR``), and its status, minutes and headlines to ``run-summary.json`` there
+(the format ``python -m course_utils run`` writes): the site test renders those, so no lesson is
+executed twice.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +38,21 @@ NBVAL_OUTPUT_TIMEOUT = 60
 
 
 EXECUTED_DIR = Path(os.environ.get("COURSE_EXECUTED_DIR", ROOT / "build" / "smoke"))
+_NOTEBOOK_START: dict[str, float] = {}  # lesson file -> when its first cell was set up
+_NOTEBOOK_FAILED: set[str] = set()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Note when each executed notebook starts (its kernel starts with its first cell)."""
+    if hasattr(item, "cell"):
+        _NOTEBOOK_START.setdefault(item.nodeid.split("::")[0], time.perf_counter())
+
+
+def pytest_runtest_logreport(report):
+    """Remember which notebooks had a failing cell (for the run summary)."""
+    if report.failed and "::" in report.nodeid:
+        _NOTEBOOK_FAILED.add(report.nodeid.split("::")[0])
 
 
 def pytest_runtest_teardown(item, nextitem):
@@ -45,10 +63,22 @@ def pytest_runtest_teardown(item, nextitem):
     item.cell.outputs = list(outputs)
     item.cell.execution_count = item.cell_num + 1
     if nextitem is None or getattr(nextitem, "parent", None) is not item.parent:
+        import datetime
+
         import nbformat
 
+        from course_utils import report
+
         EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
-        nbformat.write(item.parent.nb, EXECUTED_DIR / Path(str(item.parent.fspath)).name)
+        path = Path(str(item.parent.fspath))
+        nbformat.write(item.parent.nb, EXECUTED_DIR / path.name)
+        key = item.nodeid.split("::")[0]
+        minutes = (time.perf_counter() - _NOTEBOOK_START.get(key, time.perf_counter())) / 60
+        report.write_summary(EXECUTED_DIR, {path.stem: {
+            "profile": os.environ["COURSE_PROFILE"], "minutes": round(minutes, 2),
+            "status": "FAILED" if key in _NOTEBOOK_FAILED else "ok",
+            "headlines": report.headlines_in(item.parent.nb), "cpus": os.cpu_count(),
+            "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}})
 
 
 def _missing_assets() -> list[str]:
