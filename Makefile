@@ -1,12 +1,13 @@
 # Everything installs itself into .venv on first use (needs Python >= 3.10 and internet for PyPI).
 #   make run    -- the course's main job: execute every lesson headless (default profile: laptop)
 #   make test   -- the test suite (smoke profile), as CI runs it
+#   make site   -- the website build/site/ from what `make run` executed (EXECUTED=build/smoke: the tests')
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test doctor fetch release lint clean
+.PHONY: setup run test site doctor fetch release lint clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ run: setup
 test: setup
 	$(PY) -m ruff check .
 	COURSE_PROFILE=smoke $(PY) -m pytest $(PYTEST_ARGS)
+
+site: setup
+	$(PY) -m course_utils site $(if $(EXECUTED),--executed $(EXECUTED))
 
 doctor: setup
 	$(PY) -m course_utils doctor
