@@ -196,11 +196,35 @@ def figure_titles(code: str) -> list[str]:
     return titles
 
 
-def alt_text(lesson_title: str, section: str, code: str) -> str:
-    """Alt text for a cell's figures: what the cell titles them, and where they stand."""
-    titles = figure_titles(code)
+def plain_sentence(markdown: str, limit: int = 160) -> str:
+    """The first sentence after a markdown cell's last heading, without markup, at most ``limit``."""
+    text = re.split(r"^#{1,6} .*$", markdown, flags=re.MULTILINE)[-1]
+    block = []
+    for line in text.strip().splitlines():
+        if not line.strip() or (block and re.match(r"\s*(- |\* |\d+\. )", line)):
+            break  # the first paragraph or list item only
+        if not line.lstrip().startswith(("|", "```", ":::")):
+            block.append(line)
+    text = " ".join(" ".join(block).split())
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [text](link) -> text
+    text = re.sub(r"^(- |\* |\d+\. )", "", text.replace("*", "").replace("`", ""))
+    text = _first_sentence(text)
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def alt_text(lesson_title: str, section: str, code: str, prose: str = "") -> str:
+    """Alt text for a cell's figures: their titles, the prose that introduces them, where they are.
+
+    Titles come from the code (``title=``, ``set_title``, ``suptitle``; formatted values shown
+    as "…"); a title that is mostly placeholders is left out.
+    """
+    titles = [t for t in figure_titles(code)
+              if "…" not in t or len(re.sub(r"[^A-Za-z]", "", t)) >= 12]
     where = f"{lesson_title}, section “{section}”" if section else lesson_title
-    return (f"Figure: {'; '.join(titles)} ({where})" if titles else f"Figure in {where}")[:300]
+    what = "; ".join(titles)
+    if prose:
+        what = f"{what}. {prose}" if what else prose
+    return (f"Figure: {what} ({where})" if what else f"Figure in {where}")[:400]
 
 
 def _collapse_long_outputs(cell) -> None:
@@ -262,18 +286,19 @@ def prepare_lesson(lesson: Lesson, ctx: dict, targets: dict[str, dict[str, str]]
     nb = nbformat.read(lesson.executed or lesson.source, as_version=4)
     nb.metadata.pop("widgets", None)  # widget state would pull the widget manager from a CDN
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
-    section = ""
+    section, prose = "", ""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = _mentions_to_links(cell.source, targets)
             headings = re.findall(r"^#{1,3} +(.+)$", cell.source, re.MULTILINE)
             section = headings[-1].strip() if headings else section
+            prose = plain_sentence(cell.source)
+            cell.source = _mentions_to_links(cell.source, targets)
         elif cell.cell_type == "code":
             _collapse_long_outputs(cell)
             if any(mime.startswith("image/") for out in cell.get("outputs", [])
                    for mime in out.get("data", {})):
                 meta = cell.setdefault("metadata", {}).setdefault("mystnb", {})
-                meta.setdefault("image", {})["alt"] = alt_text(lesson.title, section, cell.source)
+                meta.setdefault("image", {})["alt"] = alt_text(lesson.title, section, cell.source, prose)
     nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0,
                     _lesson_banner(lesson, ctx))
     return nb
