@@ -322,3 +322,11 @@ def test_run_page_includes_the_readme_sections():
     assert "make run" in page and "make test" in page and "COURSE_MIRROR" in page
     with pytest.raises(SystemExit, match="no section '## Nowhere'"):
         site.readme_section("# x\n\n## Here\ntext\n", "Nowhere")
+
+
+def test_start_up_noise_is_recognised():
+    nb = _lesson_nb("01 · x", "y")
+    assert site.noise_lines(nb) == []
+    nb.cells[1].outputs.append(nbformat.v4.new_output(
+        "stream", name="stderr", text="W0000 00:00:1733 cuda_dnn.cc:8310] Unable to register cuDNN\n"))
+    assert site.noise_lines(nb), "a glog line from TensorFlow's start-up is noise"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils import report
+from course_utils import engine, report
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_DIR = ROOT / "site"  # conf.py, the home and "run it yourself" page templates, CSS
@@ -34,12 +34,11 @@ LESSON_GLOB = "[0-9][0-9]_*.ipynb"
 CONTEXT_FILE = "_course.json"  # in the staged sources: what setup() needs per page
 LONG_OUTPUT_LINES = 30  # a text output longer than this is collapsed (or scrolled, next to a figure)
 README_SECTIONS_MARK = re.compile(r"<!-- course:readme (.+?) -->")
-# TensorFlow/absl/CUDA start-up lines: the engine keeps them out of outputs; the site checks.
-NOISE = re.compile(
-    r"^[IWEF]\d{4} \d\d:\d\d|tensorflow/core/|absl::|All log messages before absl|oneDNN custom operations"
-    r"|Unable to register cu(DNN|FFT|BLAS)|cuda_(dnn|fft|blas|diagnostics)|TF-TRT Warning"
-    r"|This TensorFlow binary is optimized|computation_placer|Could not find cuda drivers",
-    re.MULTILINE)
+# TensorFlow/absl/CUDA start-up lines: the engine keeps them out of outputs (its markers), the
+# site checks, with the glog line prefix ("W0000 00:00:...") and a few more of TensorFlow's.
+NOISE = re.compile("|".join([
+    r"^[IWEF]\d{4} \d\d:\d\d:\d\d", *map(re.escape, engine.NOISE_MARKERS), r"tensorflow/core/",
+    r"This TensorFlow binary is optimized", r"Unable to register cu(DNN|FFT|BLAS)"]), re.MULTILINE)
 
 
 @dataclass
