@@ -268,10 +268,11 @@ This page shows the lesson without its outputs: it has not been run for this bui
              "lesson's laptop-profile results.") if profile == "smoke" else ""
     stale = ("\n\n**The lesson's code has changed since this run**: the outputs below may be out of date."
              if lesson.stale else "")
-    failed = (f"\n\n**This run stopped with an error** ({entry.get('error') or 'see the failing cell'}):"
-              " the outputs below end there.") if entry.get("status") == "FAILED" else ""
+    error = _cell(entry.get("error")) or "see the failing cell"
+    failed = (f"\n\n**This run stopped with an error** ({error}): the outputs below end there."
+              if entry.get("status") == "FAILED" else "")
     headline = "; ".join(f"{h['label']}: **{h['value']}**" for h in lesson.headlines)
-    return _admonition("failed" if failed else "note", f"Executed {profile_text}", f"""
+    return _admonition("error" if failed else "note", f"Executed {profile_text}", f"""
 Every output on this page was computed by {how}{when}{minutes}.{smoke}{stale}{failed}
 {f"Headline: {headline}." if headline else ""}
 
@@ -355,9 +356,9 @@ def readme_section(readme: str, heading: str) -> str:
     return m.group(0).strip()
 
 
-def _cell(text: str) -> str:
-    """Text made safe for one cell of a Markdown pipe table."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+def _cell(text: str | None) -> str:
+    """Text made safe for one line of Markdown and one cell of a pipe table (no ANSI colours)."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(text or "")).split()).replace("|", "\\|")
 
 
 def syllabus(lessons: list[Lesson]) -> str:
