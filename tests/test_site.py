@@ -304,6 +304,13 @@ def test_a_new_lesson_is_picked_up_without_configuration(tmp_path):
                                {"notebooks": {}, "exercises": {}})
     assert "smoke" in page.cells[1].source and "0.91" in page.cells[1].source
     assert "hide-output" in page.cells[2].metadata["tags"], "a 41-line output is collapsed"
+    echo = nbformat.v4.new_output("execute_result", data={"text/plain": "'0.91'"}, execution_count=2)
+    nlp_nb = nbformat.read(nlp.executed, as_version=4)
+    nlp_nb.cells[1].outputs.append(echo)
+    nbformat.write(nlp_nb, nlp.executed)
+    page = site.prepare_lesson(nlp, {"how": "the test suite", "repository": "", "branch": "main"},
+                               {"notebooks": {}, "exercises": {}})
+    assert [o.output_type for o in page.cells[2].outputs] == ["stream"], "headline's echo dropped"
 
 
 def test_headlines_and_summary_round_trip(tmp_path):

@@ -241,6 +241,14 @@ def _collapse_long_outputs(cell) -> None:
         tags.append("scroll-output" if has_image else "hide-output")
 
 
+def _drop_headline_echo(cell) -> None:
+    """Drop the ``'0.08 -> 0.69'`` a cell ending in ``report.headline(...)`` echoes after printing it."""
+    values = {repr(h["value"]) for h in report.headlines_in({"cells": [cell]})}
+    cell.outputs = [out for out in cell.get("outputs", []) if not (
+        out.get("output_type") == "execute_result"
+        and set(out.get("data", {})) == {"text/plain"} and out["data"]["text/plain"] in values)]
+
+
 def _admonition(kind: str, title: str, body: str) -> nbformat.NotebookNode:
     """A markdown cell holding a MyST admonition."""
     return nbformat.v4.new_markdown_cell(f":::{{admonition}} {title}\n:class: {kind}\n{body.strip()}\n:::")
@@ -294,6 +302,7 @@ def prepare_lesson(lesson: Lesson, ctx: dict, targets: dict[str, dict[str, str]]
             prose = plain_sentence(cell.source)
             cell.source = _mentions_to_links(cell.source, targets)
         elif cell.cell_type == "code":
+            _drop_headline_echo(cell)
             _collapse_long_outputs(cell)
             if any(mime.startswith("image/") for out in cell.get("outputs", [])
                    for mime in out.get("data", {})):
