@@ -142,6 +142,8 @@ class SubmissionResult:
     error: str | None = None
     sandbox: str = ""
     seconds: float = 0.0
+    peak_rss_mb: float = 0.0  # the kernel's process tree, resident (what --memory-limit-mb caps)
+    peak_vms_mb: float = 0.0  # the largest virtual size of one of its processes (RLIMIT_AS caps it)
 
     @property
     def score(self) -> float:
@@ -775,6 +777,7 @@ def grade_submission(path: Path, label: str, config: GradingConfig) -> Submissio
         try:
             collector = ArtifactCollector(steps, box)
             runs, stats = execute_plan(steps, box, path.name, config, after_cell=collector)
+            result.peak_rss_mb, result.peak_vms_mb = stats.peak_rss_mb, stats.peak_vms_mb
             notes, stop = classify_stops(steps, runs)
             if stats.survivors:  # cannot happen in a sandbox; checks must not run beside them
                 raise SubmissionRefused(f"processes of the submission survived the kernel "
@@ -866,6 +869,7 @@ def grade_submissions(
         results[index] = result
         if verbose:
             print(f"graded {label}: {result.score:g}/{result.max_score:g} ({result.seconds:.0f} s, "
+                  f"peak {result.peak_rss_mb:.0f} MB resident / {result.peak_vms_mb:.0f} MB virtual, "
                   f"sandbox: {result.sandbox})", flush=True)
         if feedback_dir is not None:
             write_feedback(result, feedback_dir, names[index])
