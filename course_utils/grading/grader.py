@@ -236,7 +236,9 @@ def _write_package(parent: Path) -> Path:
 
 
 def collect_submissions(paths: list[str | Path]) -> list[Path]:
-    """Expand files and folders into a sorted, de-duplicated list of ``.ipynb`` paths.
+    """Expand files and folders into a de-duplicated list of ``.ipynb`` paths, in the order given.
+
+    A folder's notebooks are listed in sorted order.
 
     Links are listed, not followed (``read_submission`` refuses them, so they show up
     in the results); folders are walked without following linked folders.
@@ -245,16 +247,18 @@ def collect_submissions(paths: list[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir() and not path.is_symlink():
+            inside = []
             for root, dirs, files in os.walk(path, followlinks=False):
                 dirs[:] = sorted(d for d in dirs if d != ".ipynb_checkpoints")
                 linked = [d for d in dirs if (Path(root) / d).is_symlink()]
-                found.extend(Path(root) / d for d in linked)
-                found.extend(Path(root) / name for name in sorted(files) if name.endswith(".ipynb"))
+                inside.extend(Path(root) / d for d in linked)
+                inside.extend(Path(root) / name for name in files if name.endswith(".ipynb"))
+            found.extend(sorted(inside))
         elif path.suffix == ".ipynb" or path.is_symlink():
             found.append(path)
         else:
             raise FileNotFoundError(f"not a notebook or folder: {path}")
-    return sorted(dict.fromkeys(Path(os.path.abspath(p)) for p in found))
+    return list(dict.fromkeys(Path(os.path.abspath(p)) for p in found))
 
 
 def submission_labels(paths: list[Path]) -> list[str]:
