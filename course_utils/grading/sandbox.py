@@ -45,15 +45,18 @@ SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 MB = 1024 * 1024
 
 # Sets the rlimits named in argv[1] (JSON {"AS": bytes, ...}; never above the current hard
-# limit) and execs argv[2:]. It imports only built-in modules, so ``python -I -S`` runs it
-# in ~20 ms without reading site-packages.
+# limit; one the OS refuses is skipped) and execs argv[2:]. It imports only built-in
+# modules, so ``python -I -S`` runs it in ~20 ms without reading site-packages.
 RLIMIT_PROGRAM = (
     "import json, os, resource, sys\n"
     "for name, value in json.loads(sys.argv[1]).items():\n"
     "    which = getattr(resource, 'RLIMIT_' + name)\n"
     "    hard = resource.getrlimit(which)[1]\n"
     "    value = value if hard == resource.RLIM_INFINITY else min(value, hard)\n"
-    "    resource.setrlimit(which, (value, value))\n"
+    "    try:\n"
+    "        resource.setrlimit(which, (value, value))\n"
+    "    except (ValueError, OSError):  # e.g. RLIMIT_AS on macOS: go on without that limit\n"
+    "        pass\n"
     "os.execvp(sys.argv[2], sys.argv[2:])\n"
 )
 
@@ -134,7 +137,12 @@ def find_bwrap() -> str | None:
 
 
 def limited_command(limits: Limits, command: Sequence[str]) -> list[str]:
-    """``command`` run under ``limits``: the rlimit launcher, then ``command`` via exec."""
+    """``command`` run under ``limits``: the rlimit launcher, then ``command`` via exec.
+
+    Where Python has no ``resource`` module (Windows) ``command`` runs as it is.
+    """
+    if sys.platform == "win32":
+        return list(command)
     return [sys.executable, "-I", "-S", "-c", RLIMIT_PROGRAM, json.dumps(limits.as_rlimits()),
             *command]
 
