@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 
 from course_utils.cli.table import format_table
 from course_utils.grading import grader
@@ -44,6 +46,9 @@ def results_table(results: list[grader.SubmissionResult]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Grade, print the table; exit 1 when a submission could not be graded at all (2: no sandbox)."""
+    # A SIGTERM (kill, Ctrl-C's cousin from a scheduler) unwinds normally: the running
+    # submission's sandbox is killed and its temporary folder removed; the CSV is complete.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         results = grader.grade_submissions(
             args.submissions, solutions_dir=args.solutions, csv=args.csv, feedback_dir=args.feedback,
