@@ -111,6 +111,17 @@ def course_cache_dir() -> Path:
     return path
 
 
+def readonly_cache_dirs() -> list[Path]:
+    """Extra computed-cache folders that are read, never written (``COURSE_CACHE_READONLY``).
+
+    ``os.pathsep``-separated. The grader gives each sandboxed kernel a private, empty
+    ``COURSE_CACHE`` and the instructor's cache read-only here, so a submission reuses the
+    instructor's cached features but cannot change them for the next student.
+    """
+    value = os.environ.get("COURSE_CACHE_READONLY", "").strip()
+    return [Path(part).expanduser() for part in value.split(os.pathsep) if part.strip()]
+
+
 def offline() -> bool:
     """Return True when ``COURSE_OFFLINE`` forbids network access."""
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes"}

@@ -43,14 +43,19 @@ def extract_features(
 
     ``images`` are whatever the model expects (already preprocessed for a bare
     backbone). A second call with the same model weights and images loads the
-    cached array instead of recomputing (``cache=False`` forces recomputing).
+    cached array instead of recomputing (``cache=False`` forces recomputing). Read-only
+    cache folders (``COURSE_CACHE_READONLY``, see :func:`assets.readonly_cache_dirs`) are
+    looked in too, after the writable one.
     """
     folder = Path(cache_dir) if cache_dir else assets.course_cache_dir() / "features"
     path = folder / f"{model.name}-{fingerprint(model, images)}.npy"
-    if cache and path.exists():
-        if verbose:
-            print(f"features: loaded {len(images)} cached feature vectors from {path.name}")
-        return np.load(path, allow_pickle=False)
+    if cache:
+        layers = [] if cache_dir else [d / "features" / path.name for d in assets.readonly_cache_dirs()]
+        for found in (path, *layers):
+            if found.is_file():
+                if verbose:
+                    print(f"features: loaded {len(images)} cached feature vectors from {found.name}")
+                return np.load(found, allow_pickle=False)
     start = time.perf_counter()
     feats = model.predict(images, batch_size=batch_size, verbose=1 if verbose else 0)
     if verbose:

@@ -35,7 +35,19 @@ def environment_rows() -> list[tuple[str, str]]:
     rows.append(("cache", str(assets.keras_home())))
     if assets.offline():
         rows.append(("network", f"{assets.OFFLINE_ENV} set: no downloads"))
+    rows.append(("grading sandbox", sandbox_row()))
     return rows
+
+
+def sandbox_row() -> str:
+    """Whether `grade` can sandbox submissions here (bubblewrap), loudly when it cannot."""
+    from course_utils.grading import sandbox
+
+    status = sandbox.probe()
+    if status.available:
+        return f"{status.description} works ({status.seconds:.1f} s to start a sandbox)"
+    return (f"NONE: {status.description}. `grade` would run submissions unsandboxed (only an "
+            "instructor grading needs this)")
 
 
 def asset_rows(profile: str | None = None) -> list[dict]:

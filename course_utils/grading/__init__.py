@@ -5,9 +5,11 @@
 - ``release``   -- exercises/ generated from solutions/ (solution regions blanked)
 - ``notebook``  -- notebook conventions: tags, solution markers, check cells
 - ``capture``   -- the program run in the student's kernel to store a check's artifacts
-- ``artifacts`` -- loading those artifacts back, safely
-- ``worker``    -- the fresh process that runs the checks on the artifacts
-- ``grader``    -- the pipeline: read, plan, execute, collect, check, score, report
+- ``artifacts`` -- collecting those artifacts out of the kernel's reach and loading them, safely
+- ``sandbox``   -- the bubblewrap sandbox every submission's kernel and check process runs in
+- ``worker``    -- the fresh, isolated process that runs the checks on the artifacts
+- ``grader``    -- the pipeline: read, plan, sandbox, execute, classify stops, collect, check,
+  score, report
 
 Importing this package imports no TensorFlow.
 """
