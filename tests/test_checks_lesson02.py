@@ -8,7 +8,6 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from conftest import needs_mirror  # noqa: E402
-
 from course_utils import backbones  # noqa: E402
 from course_utils.grading.checks.lesson02 import (  # noqa: E402
     KERAS_TABLE,

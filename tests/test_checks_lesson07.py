@@ -8,7 +8,6 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from conftest import needs_mirror  # noqa: E402
-
 from course_utils.grading.checks.lesson07 import coral_pairs, coral_reference  # noqa: E402
 from course_utils.grading.registry import run_check  # noqa: E402
 from course_utils.taught import domain_mismatch as taught07  # noqa: E402
