@@ -45,19 +45,34 @@ def extract_features(
     backbone). A second call with the same model weights and images loads the
     cached array instead of recomputing (``cache=False`` forces recomputing).
     """
-    folder = Path(cache_dir) if cache_dir else assets.course_cache_dir() / "features"
-    path = folder / f"{model.name}-{fingerprint(model, images)}.npy"
-    if cache and path.exists():
-        if verbose:
-            print(f"features: loaded {len(images)} cached feature vectors from {path.name}")
-        return np.load(path, allow_pickle=False)
     start = time.perf_counter()
-    feats = model.predict(images, batch_size=batch_size, verbose=1 if verbose else 0)
+
+    def compute() -> np.ndarray:
+        return model.predict(images, batch_size=batch_size, verbose=1 if verbose else 0)
+
+    key = f"{model.name}-{fingerprint(model, images)}"
+    feats, computed = cached_array(key, compute, cache=cache, cache_dir=cache_dir)
     if verbose:
-        print(f"features: computed {len(images)} in {time.perf_counter() - start:.1f} s")
+        print(f"features: computed {len(images)} in {time.perf_counter() - start:.1f} s" if computed else
+              f"features: loaded {len(images)} cached feature vectors from {key}.npy")
+    return feats
+
+
+def cached_array(key: str, compute, cache: bool = True, cache_dir: Path | None = None
+                 ) -> tuple[np.ndarray, bool]:
+    """Return ``(array, computed)``: the array stored under ``key``, or ``compute()`` stored there.
+
+    ``key`` must cover everything the array depends on (see :func:`fingerprint`); the file is
+    written atomically, so an interrupted run never leaves a half array to load next time.
+    """
+    folder = Path(cache_dir) if cache_dir else assets.course_cache_dir() / "features"
+    path = folder / f"{key}.npy"
+    if cache and path.exists():
+        return np.load(path, allow_pickle=False), False
+    array = np.asarray(compute())
     if cache:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, feats, allow_pickle=False)
+        np.save(tmp, array, allow_pickle=False)
         tmp.replace(path)
-    return feats
+    return array, True
