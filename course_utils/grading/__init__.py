@@ -8,8 +8,9 @@
 - ``artifacts`` -- collecting those artifacts out of the kernel's reach and loading them, safely
 - ``sandbox``   -- the bubblewrap sandbox every submission's kernel and check process runs in
 - ``worker``    -- the fresh, isolated process that runs the checks on the artifacts
-- ``grader``    -- the pipeline: read, plan, sandbox, execute, classify stops, collect, check,
-  score, report
+- ``plan``      -- which cells run for a submission (check cells from the solution, hidden ones added)
+- ``grader``    -- the pipeline: read, plan, sandbox, execute, classify stops, collect, check, score
+- ``reports``   -- the results, the CSV and the feedback files
 
 Importing this package imports no TensorFlow.
 """

@@ -21,20 +21,15 @@ own tests (the way nbgrader composes preprocessors)::
 
 from __future__ import annotations
 
-import csv as csv_module
 import dataclasses
-import hashlib
-import io
 import json
 import os
-import re
-import secrets
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -50,16 +45,22 @@ from course_utils.grading.artifacts import (
     read_bounded,
 )
 from course_utils.grading.notebook import (
-    check_key,
     find_solution,
-    is_check_cell,
-    is_hidden_check_cell,
     lesson_of,
-    parse_check_call,
     parse_notebook,
     read_notebook,
 )
+from course_utils.grading.plan import GradedCheck, Step, plan_execution, solution_checks
 from course_utils.grading.registry import get_check, load_checks_module
+from course_utils.grading.reports import (
+    CheckScore,
+    SubmissionResult,
+    _write_new,
+    feedback_names,
+    safe_name,
+    write_csv,
+    write_feedback,
+)
 from course_utils.grading.worker import BOOTSTRAP
 
 DEFAULT_CELL_TIMEOUT = 300.0
@@ -77,7 +78,6 @@ MAX_EXCHANGE_BYTES = 2 * 2**30  # everything the kernel may write into the excha
 MAX_EXCHANGE_ENTRIES = 20_000
 MAX_PROCESSES = 256
 MAX_RESULTS_BYTES = 2**20
-END = -1  # anchor meaning "after the last submission cell"
 SANDBOX_MODES = ("auto", "require", "off")
 PACKAGE_IN_SANDBOX = "/course/pkg"
 WORK_IN_SANDBOX = f"{sandbox.SANDBOX_HOME}/work"
@@ -93,67 +93,6 @@ STOP_STATUSES = ("timeout", "died", "memory", "limit", "wall")
 
 class SubmissionRefused(Exception):
     """The submission cannot be graded at all; the message says why (for the CSV and feedback)."""
-
-
-@dataclass(frozen=True)
-class GradedCheck:
-    """A graded position taken from the solution notebook (visible or hidden check)."""
-
-    key: str
-    name: str
-    artifacts: dict[str, str]
-    hidden: bool
-    source: str
-    cell_id: str
-    solution_index: int
-    max_points: float = 0.0
-
-
-@dataclass(frozen=True)
-class Step:
-    """One cell of the notebook the grader executes: student code or an artifact capture."""
-
-    kind: str  # "student" or "capture"
-    source: str = ""
-    check: GradedCheck | None = None
-    cell_number: int | None = None  # 1-based position in the submission, if any
-
-
-@dataclass
-class CheckScore:
-    """Points earned by one submission on one check, with the message for the student."""
-
-    key: str
-    name: str
-    points: float
-    max_points: float
-    message: str = ""
-
-
-@dataclass
-class SubmissionResult:
-    """Grading result of one submission notebook."""
-
-    submission: str
-    path: Path
-    lesson: str | None
-    checks: list[CheckScore] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    error: str | None = None
-    sandbox: str = ""
-    seconds: float = 0.0
-    peak_rss_mb: float = 0.0  # the kernel's process tree, resident (what --memory-limit-mb caps)
-    peak_vms_mb: float = 0.0  # the largest virtual size of one of its processes (RLIMIT_AS caps it)
-
-    @property
-    def score(self) -> float:
-        """Total points earned."""
-        return sum(check.points for check in self.checks)
-
-    @property
-    def max_score(self) -> float:
-        """Total points available."""
-        return sum(check.max_points for check in self.checks)
 
 
 @dataclass(frozen=True)
@@ -295,30 +234,6 @@ def read_submission(path: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> tuple[
 # --------------------------------------------------------------------------- 2. solution
 
 
-def solution_checks(solution: NotebookNode) -> list[GradedCheck]:
-    """List the graded check cells of a solution notebook, in order."""
-    checks = []
-    for index, cell in enumerate(solution.cells):
-        hidden = is_hidden_check_cell(cell)
-        if not (hidden or is_check_cell(cell)):
-            continue
-        call = parse_check_call(cell.source)
-        if call is None:
-            raise ValueError(f"solution cell {index + 1} is not a single check(...) call")
-        checks.append(
-            GradedCheck(
-                key=check_key(cell) or call.name,
-                name=call.name,
-                artifacts=call.artifacts,
-                hidden=hidden,
-                source=cell.source,
-                cell_id=str(cell.get("id", "")),
-                solution_index=index,
-            )
-        )
-    return checks
-
-
 def load_solution(lesson: str, solutions_dir: Path) -> tuple[NotebookNode, list[GradedCheck]]:
     """The lesson's solution notebook and its checks, with their points."""
     solution = read_notebook(find_solution(lesson, solutions_dir))
@@ -328,95 +243,6 @@ def load_solution(lesson: str, solutions_dir: Path) -> tuple[NotebookNode, list[
 
 
 # --------------------------------------------------------------------------- 3. plan
-
-
-def _same_source(a: str, b: str) -> bool:
-    """Compare cell sources ignoring trailing whitespace on lines and at the end."""
-    return [line.rstrip() for line in a.strip().splitlines()] == [
-        line.rstrip() for line in b.strip().splitlines()
-    ]
-
-
-def _match_visible_checks(checks: list[GradedCheck], cells: list[NotebookNode]) -> dict[str, int]:
-    """Map each visible check key to a submission cell index, by metadata, id, then call."""
-
-    def by_metadata(cell: NotebookNode, check: GradedCheck) -> bool:
-        return cell.get("metadata", {}).get("check_id") == check.key
-
-    def by_cell_id(cell: NotebookNode, check: GradedCheck) -> bool:
-        return bool(check.cell_id) and cell.get("id") == check.cell_id
-
-    def by_call(cell: NotebookNode, check: GradedCheck) -> bool:
-        call = parse_check_call(cell.source)
-        return call is not None and call.name == check.name
-
-    matched: dict[str, int] = {}
-    for rule in (by_metadata, by_cell_id, by_call):
-        for check in checks:
-            if check.hidden or check.key in matched:
-                continue
-            for index, cell in enumerate(cells):
-                if cell.cell_type == "code" and index not in matched.values():
-                    if rule(cell, check):
-                        matched[check.key] = index
-                        break
-    return matched
-
-
-def plan_execution(
-    solution: NotebookNode, submission: NotebookNode, checks: list[GradedCheck] | None = None
-) -> tuple[list[Step], list[str]]:
-    """Build the cells to execute for a submission, plus notes on edited/deleted checks."""
-    checks = solution_checks(solution) if checks is None else checks
-    cells = submission.cells
-    matched = _match_visible_checks(checks, cells)
-    key_at = {index: key for key, index in matched.items()}
-    by_key = {check.key: check for check in checks}
-    notes = []
-    for check in checks:
-        if check.hidden:
-            continue
-        if check.key not in matched:
-            notes.append(f"the check cell for {check.key} was deleted; the original was restored")
-        elif not _same_source(cells[matched[check.key]].source, check.source):
-            number = matched[check.key] + 1
-            notes.append(f"check cell {number} ({check.key}) was edited; the original was used")
-
-    submission_ids = {}
-    for index, cell in enumerate(cells):
-        submission_ids.setdefault(cell.get("id"), index)
-    solution_keys = {check.solution_index: check.key for check in checks}
-    inserts: dict[int, list[GradedCheck]] = {}
-    for check in checks:
-        if check.key in matched:
-            continue
-        anchor = END
-        for index in range(check.solution_index - 1, -1, -1):
-            earlier_key = solution_keys.get(index)
-            if earlier_key is not None:
-                if earlier_key in matched:
-                    anchor = matched[earlier_key]
-                    break
-                continue  # an inserted check: keep looking for a real anchor
-            cell_id = solution.cells[index].get("id")
-            if cell_id in submission_ids:
-                anchor = submission_ids[cell_id]
-                break
-        inserts.setdefault(anchor, []).append(check)
-
-    steps: list[Step] = []
-    for index, cell in enumerate(cells):
-        if cell.cell_type == "code":
-            if index in key_at:
-                steps.append(Step("capture", check=by_key[key_at[index]], cell_number=index + 1))
-            else:
-                steps.append(Step("student", source=cell.source, cell_number=index + 1))
-        steps.extend(Step("capture", check=check) for check in inserts.get(index, []))
-    steps.extend(Step("capture", check=check) for check in inserts.get(END, []))
-    return steps, notes
-
-
-# --------------------------------------------------------------------------- 4. box
 
 
 def prepare_box(notebook: bytes, name: str, config: GradingConfig) -> Box:
@@ -429,7 +255,7 @@ def prepare_box(notebook: bytes, name: str, config: GradingConfig) -> Box:
     for folder in (box.kernel / "home" / "work", box.ipc, box.exchange / "out"):
         folder.mkdir(parents=True)
     _write_package(box.kernel / "pkg")
-    (box.kernel / "home" / "work" / _safe_name(name)).write_bytes(notebook)
+    (box.kernel / "home" / "work" / safe_name(name)).write_bytes(notebook)
     return box
 
 
@@ -488,8 +314,8 @@ def kernel_sandbox(box: Box, name: str, config: GradingConfig) -> sandbox.Sandbo
         sandbox.Mount("ro", PACKAGE_IN_SANDBOX, str(box.kernel / "pkg")),
         *(sandbox.Mount("ro", str(path), str(path)) for path in _asset_paths()),
         sandbox.Mount("dir", WORK_IN_SANDBOX),
-        sandbox.Mount("ro", f"{WORK_IN_SANDBOX}/{_safe_name(name)}",
-                      str(box.kernel / "home" / "work" / _safe_name(name))),
+        sandbox.Mount("ro", f"{WORK_IN_SANDBOX}/{safe_name(name)}",
+                      str(box.kernel / "home" / "work" / safe_name(name))),
         sandbox.Mount("rw", str(box.exchange), str(box.exchange)),
     ]
     spec = sandbox.basic_spec(box.root / "etc", mounts, kernel_environment(box))
@@ -620,13 +446,6 @@ def collect_artifacts(steps: list[Step], runs: list[CellRun], box: Box
 
 
 # --------------------------------------------------------------------------- 8. checks
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Write a file that must not exist yet, never through a link."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    with os.fdopen(os.open(path, flags, 0o600), "wb") as handle:
-        handle.write(data)
 
 
 def run_checks(steps: list[Step], collected: dict[str, Path], problems: dict[str, str], box: Box,
@@ -880,82 +699,6 @@ def grade_submissions(
         if csv is not None:
             write_csv(results, csv)
     return results
-
-
-# --------------------------------------------------------------------------- reports
-
-
-def check_columns(results: list[SubmissionResult]) -> list[str]:
-    """Check keys of all results, in order of first appearance."""
-    return list(dict.fromkeys(check.key for result in results for check in result.checks))
-
-
-def _replace_file(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (a new file renamed over it: links are replaced)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    _write_new(temporary, text.encode("utf-8"))
-    os.replace(temporary, path)
-    return path
-
-
-def write_csv(results: list[SubmissionResult], path: str | Path) -> Path:
-    """Write one row per submission: submission, lesson, sandbox, score, max_score, checks, error."""
-    columns = check_columns(results)
-    buffer = io.StringIO()
-    writer = csv_module.writer(buffer)
-    writer.writerow(["submission", "lesson", "sandbox", "score", "max_score", *columns, "error"])
-    for result in results:
-        points = {check.key: f"{check.points:g}" for check in result.checks}
-        writer.writerow([result.submission, result.lesson or "", result.sandbox, f"{result.score:g}",
-                         f"{result.max_score:g}", *(points.get(column, "") for column in columns),
-                         result.error or ""])
-    return _replace_file(Path(path), buffer.getvalue())
-
-
-def feedback_markdown(result: SubmissionResult) -> str:
-    """Feedback for one student: score, each check with points and message, and notes."""
-    lines = [f"# Feedback: {result.submission}", ""]
-    if result.sandbox and not result.sandbox.startswith("bwrap"):
-        lines += [f"**Graded without a sandbox:** {result.sandbox}.", ""]
-    if result.error:
-        lines += [f"**Could not grade this notebook:** {result.error}", ""]
-    lines += [f"**Score: {result.score:g} / {result.max_score:g}**", ""]
-    if result.checks:
-        lines += ["| check | points | message |", "|---|---|---|"]
-        for check in result.checks:
-            message = check.message.replace("|", "\\|").replace("\n", " ") or "passed"
-            lines.append(f"| {check.key} | {check.points:g}/{check.max_points:g} | {message} |")
-        lines.append("")
-    if result.notes:
-        lines += ["## Notes", ""] + [f"- {note}" for note in result.notes] + [""]
-    return "\n".join(lines)
-
-
-def _safe_name(label: str) -> str:
-    """A file name from a label: folders joined by ``__``, anything unusual replaced by ``_``."""
-    name = label.replace("/", "__").replace("\\", "__")
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "submission"
-    return name[:200]
-
-
-def feedback_names(labels: list[str]) -> list[str]:
-    """One distinct ``.md`` file name per label (a short hash is added on a collision)."""
-    names: list[str] = []
-    for label in labels:
-        stem = _safe_name(label)
-        stem = stem[: -len(".ipynb")] if stem.endswith(".ipynb") else stem
-        name = f"{stem}.md"
-        if name in names:
-            name = f"{stem}-{hashlib.sha1(label.encode()).hexdigest()[:8]}.md"
-        names.append(name)
-    return names
-
-
-def write_feedback(result: SubmissionResult, feedback_dir: str | Path, name: str | None = None) -> Path:
-    """Write ``<feedback_dir>/<name>`` (default: from the submission label; slashes become ``__``)."""
-    name = name or feedback_names([result.submission])[0]
-    return _replace_file(Path(feedback_dir) / name, feedback_markdown(result))
 
 
 __all__ = [
