@@ -140,22 +140,30 @@ def _wait_for(predicate, timeout: float = 20.0) -> bool:
     return False
 
 
+# Only the grandchild's command line may carry the marker (the bwrap and python command lines
+# above it carry this code), so the code holds the marker reversed and the grandchild turns it round.
 ESCAPE = (
     "import os, sys, time\n"
     "if os.fork() == 0:\n"
     "    os.setsid()\n"
     "    if os.fork() == 0:\n"
-    "        os.execv(sys.executable, [sys.executable, '-c', 'import time\\n# MARK\\ntime.sleep(300)'])\n"
+    "        code = 'import time\\n# ' + 'KRAM'[::-1] + '\\ntime.sleep(300)'\n"
+    "        os.execv(sys.executable, [sys.executable, '-c', code])\n"
     "    os._exit(0)\n"
     "time.sleep(300)\n"
 )
+
+
+def escape_code(marker: str) -> str:
+    """ESCAPE with ``marker`` reversed in place, so that only the grandchild names it."""
+    return ESCAPE.replace("KRAM", marker[::-1])
 
 
 def test_every_process_dies_with_the_sandbox(tmp_path: Path) -> None:
     """Killing the sandbox's first process kills a double-forked, setsid grandchild too."""
     marker = "course-test-escape-" + secrets.token_hex(4)
     spec = sandbox.basic_spec(tmp_path / "etc")
-    command = sandbox.bwrap_command(spec, [sys.executable, "-c", ESCAPE.replace("MARK", marker)])
+    command = sandbox.bwrap_command(spec, [sys.executable, "-c", escape_code(marker)])
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
     try:
         assert _wait_for(lambda: len(_marked(marker)) == 1), "the grandchild never started"
@@ -169,7 +177,7 @@ def test_every_process_dies_with_the_grader(tmp_path: Path) -> None:
     """SIGKILL of the process that started the sandbox (the grader) kills everything in it."""
     marker = "course-test-orphan-" + secrets.token_hex(4)
     spec = sandbox.basic_spec(tmp_path / "etc")
-    command = sandbox.bwrap_command(spec, [sys.executable, "-c", ESCAPE.replace("MARK", marker)])
+    command = sandbox.bwrap_command(spec, [sys.executable, "-c", escape_code(marker)])
     grader = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time\n"
                                f"subprocess.Popen({command!r}, stdin=subprocess.DEVNULL)\n"
                                "time.sleep(300)"])
