@@ -38,8 +38,11 @@ import numpy as np
 from course_utils import assets
 from course_utils.images import FolderReport, ImageFiles, image_batches, list_image_files
 
-# Measured on 2 cores (MobileNetV2, 224 px): batches of 64 cost 1.4x the time per image of 32
-# (61 vs 84 images/s, idle machine); 16 and 32 are within noise of each other.
+# Measured on the course's 2-core CPU, MobileNetV2 at 224 px (bench/feature_pipeline.py batch):
+# batches of 64 take 1.4x the wall time per image of 32 (61 vs 84 images/s on an idle machine;
+# 1.40x again under load 9-12), while 8, 16, 24, 32 and 48 are within noise of each other and
+# cost the same CPU time per image. model.predict at batch 32 took 1.7x the compiled call's time
+# on 128 images (its per-call set-up).
 DEFAULT_BATCH_SIZE = 32
 
 
