@@ -155,19 +155,30 @@ def preprocess(name: str, images, check: bool = True):
     costs accuracy, as lesson 02 measures.
     """
     x = np.asarray(images, dtype="float32")
-    if check and x.size:
-        lo, hi = float(x.min()), float(x.max())
-        if lo < 0:
-            raise ValueError(
-                f"these pixels are already preprocessed (min {lo:.2f} < 0); pass raw 0-255 "
-                f"pixels to preprocess({name!r}, ...), or use check=False on purpose"
-            )
-        if hi <= 1.0 and np.asarray(images).dtype.kind == "f":
-            raise ValueError(
-                f"these pixels look scaled to [0, 1] (max {hi:.2f}); {name} expects raw 0-255 "
-                "pixels before its preprocess_input. Multiply by 255, or use check=False on purpose"
-            )
+    if check:
+        check_raw_pixels(name, images)
     return preprocess_function(name)(x.copy())
+
+
+def check_raw_pixels(name: str, images) -> None:
+    """Raise ``ValueError`` when ``images`` look preprocessed already (negative, or floats within [0, 1]).
+
+    Backbone ``name``'s ``preprocess_input`` expects raw 0-255 pixels; integer pixels always pass.
+    """
+    images = np.asarray(images)
+    if not images.size:
+        return
+    lo, hi = float(images.min()), float(images.max())
+    if lo < 0:
+        raise ValueError(
+            f"these pixels are already preprocessed (min {lo:.2f} < 0); pass raw 0-255 "
+            f"pixels to preprocess({name!r}, ...), or use check=False on purpose"
+        )
+    if hi <= 1.0 and images.dtype.kind == "f":
+        raise ValueError(
+            f"these pixels look scaled to [0, 1] (max {hi:.2f}); {name} expects raw 0-255 "
+            "pixels before its preprocess_input. Multiply by 255, or use check=False on purpose"
+        )
 
 
 def load_backbone(
