@@ -1,4 +1,4 @@
-# Everything installs itself into .venv on first use (needs Python >= 3.10 and internet for PyPI).
+# Everything installs itself into .venv on first use (needs Python >= 3.11 and internet for PyPI).
 #   make run    -- the course's main job: execute every lesson headless (default profile: laptop)
 #   make test   -- the test suite (smoke profile), as CI runs it
 #   make site   -- the website build/site/ from what `make run` executed (EXECUTED=build/smoke: the tests')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 
 from course_utils import assets, catalog, profiles
 from course_utils.cli.table import format_table
@@ -11,7 +12,10 @@ from course_utils.cli.table import format_table
 
 def environment_rows() -> list[tuple[str, str]]:
     """Return (item, value) rows: Python, TensorFlow, Keras, devices, profile, mirror, cache."""
-    rows = [("Python", platform.python_version())]
+    python = platform.python_version()
+    if sys.version_info < (3, 11):
+        python += "  (TOO OLD: the course needs Python >= 3.11; install 3.11+ and rerun `make setup`)"
+    rows = [("Python", python)]
     try:
         import tensorflow as tf
 

@@ -5,9 +5,11 @@ cells, with every check cell replaced by a grader-generated capture cell (the
 solution's check call decides which artifacts are captured, whatever the student
 did to the cell) and hidden checks inserted at their solution positions. The notebook
 runs in a fresh kernel inside a bubblewrap sandbox (see ``sandbox.py`` and
-docs/grading.md); once every process of it is dead, the captured artifacts are copied
-out of the one folder it could write, validated, and a fresh isolated Python process,
-with a private copy of this package, runs the registered check functions on them.
+docs/grading.md). Right after each capture cell, its artifacts are copied out of the one
+folder the kernel can write and validated (:class:`ArtifactCollector`), so nothing the
+kernel does later changes what is graded; once every process of the sandbox is dead, a
+fresh isolated Python process, with a private copy of this package, runs the registered
+check functions on those copies.
 
 :func:`grade_submission` is a short pipeline of named steps, each a function with its
 own tests (the way nbgrader composes preprocessors)::
