@@ -172,16 +172,17 @@ def train_once(
     digest = model_key(model, train, data, key)
     weights = folder / f"{name}-{digest}.weights.h5"
     sidecar = folder / f"{name}-{digest}.json"
-    if cache and weights.exists() and sidecar.exists():
+    found = _cached(weights, sidecar, readonly=cache_dir is None) if cache else None
+    if found is not None:
         initial = model.get_weights()
         try:
-            model.load_weights(str(weights))
-            info = json.loads(sidecar.read_text(encoding="utf-8"))
+            model.load_weights(str(found[0]))
+            info = json.loads(found[1].read_text(encoding="utf-8"))
             if verbose:
                 print(f"{name}: loaded the trained weights from the cache ({weights.name}; "
                       f"training them took {info.get('seconds', 0):.0f} s)")
             return Trained(model, info.get("history", {}), True, float(info.get("seconds", 0)),
-                           weights)
+                           found[0])
         except Exception as error:  # damaged or foreign file: say so, then train again
             print(f"{name}: the cached weights {weights} could not be loaded "
                   f"({type(error).__name__}: {error}); training again")
@@ -202,6 +203,20 @@ def train_once(
                             encoding="utf-8")
         tmp_json.replace(sidecar)
     return Trained(model, history, False, seconds, weights if cache else None)
+
+
+def _cached(weights: Path, sidecar: Path, readonly: bool) -> tuple[Path, Path] | None:
+    """The cached weight file and its sidecar: the writable cache first, then, when ``readonly``,
+    the read-only caches of ``COURSE_CACHE_READONLY`` (the grader gives every sandboxed kernel
+    the instructor's cache that way, so a submission loads a pretraining the instructor paid)."""
+    folders = [weights.parent]
+    if readonly:
+        folders += [d / "models" for d in assets.readonly_cache_dirs()]
+    for folder in folders:
+        pair = folder / weights.name, folder / sidecar.name
+        if pair[0].is_file() and pair[1].is_file():
+            return pair
+    return None
 
 
 def _history(result: Any) -> dict[str, list[float]]:

@@ -148,3 +148,17 @@ def test_classes_count_by_the_source_of_their_methods() -> None:
     B.__qualname__ = A.__qualname__
     assert model_cache.describe(A) != model_cache.describe(B)
     assert "return 1" in model_cache.describe(A)
+
+
+def test_a_read_only_cache_is_read_and_never_written(tmp_path, monkeypatch) -> None:
+    """The grader's kernels get the instructor's cache read-only: a pretraining found there is loaded."""
+    instructor, student = tmp_path / "instructor", tmp_path / "student"
+    monkeypatch.setenv("COURSE_CACHE", str(instructor))
+    counter = Counter()
+    first = model_cache.train_once(build, counter, name="m", verbose=False)
+    monkeypatch.setenv("COURSE_CACHE", str(student))
+    monkeypatch.setenv("COURSE_CACHE_READONLY", str(instructor))
+    again = model_cache.train_once(build, counter, name="m", verbose=False)
+    assert counter.calls == 1 and again.from_cache and again.path.parent == instructor / "models"
+    assert np.allclose(again.model.get_weights()[0], first.model.get_weights()[0])
+    assert not (student / "models").exists() or not any((student / "models").iterdir())
