@@ -18,6 +18,7 @@ import hashlib
 import inspect
 import json
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,7 +177,10 @@ def train_once(
     if found is not None:
         initial = model.get_weights()
         try:
-            model.load_weights(str(found[0]))
+            with warnings.catch_warnings():  # the file holds the trained optimizer's state too; a
+                # freshly compiled model has not built its optimizer, and only the weights matter here
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                model.load_weights(str(found[0]))
             info = json.loads(found[1].read_text(encoding="utf-8"))
             if verbose:
                 print(f"{name}: loaded the trained weights from the cache ({weights.name}; "
