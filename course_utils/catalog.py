@@ -94,7 +94,7 @@ def _dataset(name, description, required, url=None, install=None, manual=None, f
 
 # The one table: every asset the course uses, where it comes from, and the lessons that use it.
 NEEDS: list[Need] = [
-    Need(_w("mobilenet_v2"), ("01", "02", "03", "04", "05", "06", "07")),
+    Need(_w("mobilenet_v2"), ("01", "02", "03", "04", "05", "06", "07", "09")),
     Need(_w("mobilenet_v2", top=True), ("02",)),
     Need(_w("mobilenet_v2_035"), ("02",)),
     Need(_w("mobilenet_025"), ("02",)),
@@ -109,7 +109,7 @@ NEEDS: list[Need] = [
                  [f"{d}/dog" for d in ("photo", "art_painting", "cartoon", "sketch")],
                  manual=f"PACS has no direct download: get it from {GDRIVE_PACS} and unpack it as "
                         "datasets/pacs/<domain>/<class>/*.jpg in your cache or mirror."),
-         ("05", "07")),
+         ("05", "07", "09")),
     Need(_dataset("hymenoptera", "ants vs bees (ImageNet subset)",
                  ["train/ants", "train/bees", "val/ants", "val/bees"],
                  url="https://download.pytorch.org/tutorial/hymenoptera_data.zip",
@@ -130,10 +130,10 @@ NEEDS: list[Need] = [
     Need(_dataset("mnist", "MNIST handwritten digits", ["mnist.npz"],
                  url="https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
                  sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
-         ("07",)),
+         ("07", "09")),
     Need(_dataset("usps", "USPS handwritten digits (Hull 1994), 16x16", ["usps.npz"],
                  url=USPS_URL + "usps.bz2", install=_usps_install),
-         ("07",)),
+         ("07", "09")),
     Need(_dataset("mnist_m", "MNIST-M (Ganin & Lempitsky 2015): MNIST over colour photo patches",
                  ["mnist_m.npz"],
                  manual="MNIST-M has no official direct download: copy datasets/mnist_m/mnist_m.npz "
@@ -143,7 +143,7 @@ NEEDS: list[Need] = [
     Need(_dataset("pneumonia", "PneumoniaMNIST chest X-rays 28x28 (MedMNIST v2)",
                  ["pneumoniamnist.npz"],
                  url="https://zenodo.org/records/10519652/files/pneumoniamnist.npz?download=1"),
-         ("08",), optional=True),
+         ("08", "09")),
     Need(text_encoders.MINILM, ("10",)),
     Need(_dataset("uci_sentences", "UCI sentiment labelled sentences: Amazon, Yelp, IMDB (Kotzias 2015)",
                  [f"{d}_labelled.txt" for d in UCI_DOMAINS], folder="sentiment/uci_sentences",

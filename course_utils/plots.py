@@ -95,7 +95,8 @@ def plot_embedding(points, labels, class_names: Sequence[str], title: str | None
 def plot_mean_spread(x, runs: Mapping[str, object], xlabel: str, ylabel: str, logx: bool = False,
                      title: str | None = None):
     """Plot the mean of several runs per x value with a min-max band; ``runs`` maps a name to
-    an (n_x, n_seeds) array (NaN where a run was skipped). Return the figure."""
+    an (n_x, n_seeds) array (NaN where a run was skipped; an x where all of a run's values are
+    NaN is left out of that run's line). Return the figure."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -104,9 +105,11 @@ def plot_mean_spread(x, runs: Mapping[str, object], xlabel: str, ylabel: str, lo
         values = np.asarray(values, dtype=float)
         if values.ndim == 1:
             values = values[:, None]
+        ran = ~np.all(np.isnan(values), axis=1)
+        values = values[ran]
         mean = np.nanmean(values, axis=1)
-        ax.plot(x, mean, "o-", lw=2, label=name)
-        ax.fill_between(x, np.nanmin(values, axis=1), np.nanmax(values, axis=1), alpha=0.2)
+        ax.plot(x[ran], mean, "o-", lw=2, label=name)
+        ax.fill_between(x[ran], np.nanmin(values, axis=1), np.nanmax(values, axis=1), alpha=0.2)
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)

@@ -30,6 +30,18 @@ def test_plot_mean_spread_plots_the_mean():
     assert np.allclose(line.get_ydata(), [0.6, 0.9])
 
 
+def test_plot_mean_spread_leaves_out_points_a_run_skipped():
+    """A method run at fewer x values than the others is drawn at those only (lesson 09)."""
+    import warnings
+
+    values = np.array([[0.5, 0.7], [np.nan, np.nan], [0.9, 0.8]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 'mean of empty slice'
+        fig = plots.plot_mean_spread([1, 5, 10], {"trained": values}, "shots", "accuracy")
+    line = fig.axes[0].get_lines()[0]
+    assert np.allclose(line.get_xdata(), [1, 10]) and np.allclose(line.get_ydata(), [0.6, 0.85])
+
+
 def test_plot_phases_marks_where_the_second_phase_starts():
     head = {"accuracy": [0.5, 0.8], "val_accuracy": [0.6, 0.85]}
     fine = {"accuracy": [0.9], "val_accuracy": [0.9]}

@@ -4,5 +4,6 @@
 - ``bias``, ``fairness``, ``attribution`` -- lesson 05: biased data, group metrics, Grad-CAM
 - ``training``    -- lesson 06: rewind a compiled model instead of re-tracing it
 - ``adaptation``  -- lessons 07-08: shift measures, AdaBN in one pass, pseudo-labels
+- ``representations`` -- lesson 09: per-class label draws, linear probes, clustering scores
 - ``text``        -- lesson 10: padding token ids, padding cost, balanced draws, share of a gap recovered
 """
