@@ -1,4 +1,9 @@
-"""Tests for lesson 01 checks on tiny Keras models, including .keras artifact capture."""
+"""Tests for lesson 01 checks on tiny Keras models, including .keras artifact capture.
+
+With the mirror: the base must be the genuine ImageNet MobileNetV2, and the issue's fake
+(a 4-photo "validation set" and two constant models) earns only the points of a correctly
+shaped head and of typed-in numbers.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from conftest import needs_mirror  # noqa: E402
 from course_utils.grading.artifacts import capture_source, load_artifacts  # noqa: E402
 from course_utils.grading.registry import run_check  # noqa: E402
 
@@ -22,7 +28,7 @@ def tiny_base() -> keras.Model:
 
 def tiny_head(units: int, activation: str, loss: str | None) -> keras.Model:
     """A classifier head with the given output layer and (optional) loss."""
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units, activation=activation)])
+    model = keras.Sequential([keras.Input((1280,)), keras.layers.Dense(units, activation=activation)])
     if loss:
         model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
     return model
@@ -38,14 +44,30 @@ def captured(tmp_path: Path, **values: object) -> dict[str, object]:
     return loaded
 
 
-def test_frozen_base_hint_and_pass(tmp_path: Path) -> None:
-    """An unfrozen base fails with a count and the fix; a frozen one passes after capture."""
+def test_frozen_base_hint_and_genuine_weights(tmp_path: Path) -> None:
+    """An unfrozen base fails with a count and the fix; a frozen stand-in is not MobileNetV2."""
     base = tiny_base()
     outcome = run_check("01.frozen_base", base=base)
     assert outcome.points == 0
     assert "2 trainable layers" in outcome.message and "base.trainable = False" in outcome.message
     base.trainable = False
+    outcome = run_check("01.frozen_base", **captured(tmp_path, base=base))
+    assert outcome.points == 0 and "is not MobileNetV2" in outcome.message
+
+
+@needs_mirror
+def test_frozen_base_wants_the_imagenet_weights(tmp_path: Path) -> None:
+    """The course's ImageNet MobileNetV2 passes after capture; the same network untrained fails."""
+    from course_utils import backbones
+
+    base = backbones.load_backbone("mobilenet_v2", 32, pooling="avg", verbose=False)
+    base.trainable = False
     assert run_check("01.frozen_base", **captured(tmp_path, base=base)).passed
+    untrained = keras.applications.MobileNetV2(weights=None, include_top=False, input_shape=(32, 32, 3),
+                                               pooling="avg")
+    untrained.trainable = False
+    outcome = run_check("01.frozen_base", base=untrained)
+    assert outcome.points == 0 and "does not hold the ImageNet weights" in outcome.message
 
 
 @pytest.mark.parametrize(
@@ -76,19 +98,41 @@ def test_beats_scratch() -> None:
     assert run_check("01.beats_scratch", pretrained_acc=90, scratch_acc=0.6).points == 0
 
 
-def test_beats_scratch_recomputed() -> None:
-    """The hidden check recomputes accuracy from the models, not from reported numbers."""
-    x = np.zeros((6, 4), dtype="float32")
-    y = np.ones(6, dtype=int)
-    always_one = tiny_head(1, "sigmoid", None)
-    always_one.layers[-1].set_weights([np.zeros((4, 1)), np.full((1,), 5.0)])
-    always_zero = tiny_head(1, "sigmoid", None)
-    always_zero.layers[-1].set_weights([np.zeros((4, 1)), np.full((1,), -5.0)])
-    args = {"x": x, "y": y}
-    assert run_check(
-        "01.beats_scratch_recomputed", pretrained=always_one, scratch=always_zero, **args
-    ).passed
-    failed = run_check(
-        "01.beats_scratch_recomputed", pretrained=always_zero, scratch=always_one, **args
-    )
-    assert "scores 0.00" in failed.message
+def constant_model(value: float, shape: tuple[int, ...]) -> keras.Model:
+    """A model that outputs ``value``'s sigmoid for every input: no data, no training."""
+    model = keras.Sequential([keras.Input(shape), keras.layers.Flatten(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.layers[-1].set_weights([np.zeros((int(np.prod(shape)), 1)), np.full((1,), value)])
+    model.trainable = False
+    return model
+
+
+def test_head_must_take_the_base_features() -> None:
+    """A "head" that is not a classifier of MobileNetV2's 1280 features fails."""
+    outcome = run_check("01.head_output", head=constant_model(5.0, (32, 32, 3)))
+    assert outcome.points == 0 and "1280" in outcome.message
+
+
+@needs_mirror
+def test_fake_validation_set_and_constant_models_earn_only_typed_points() -> None:
+    """The issue's fake: 4 photos, two constant models. It scored 7/9; now only 3/9 remain.
+
+    What remains: a correctly shaped (untrained) head, which is what the exercise asks at
+    that point (2), and typed-in accuracies, which a reported-number check cannot verify (1).
+    """
+    pretrained = constant_model(5.0, (32, 32, 3))
+    scratch = constant_model(-5.0, (32, 32, 3))
+    head = tiny_head(1, "sigmoid", "binary_crossentropy")
+    points = {
+        "01.frozen_base": run_check("01.frozen_base", base=pretrained).points,
+        "01.head_output": run_check("01.head_output", head=head).points,
+        "01.beats_scratch": run_check("01.beats_scratch", pretrained_acc=1.0, scratch_acc=0.0).points,
+        "01.beats_scratch_recomputed": run_check("01.beats_scratch_recomputed",
+                                                 pretrained=pretrained).points,
+        "01.end_to_end_accuracy": run_check("01.end_to_end_accuracy", pretrained=pretrained).points,
+    }
+    assert points == {"01.frozen_base": 0, "01.head_output": 2, "01.beats_scratch": 1,
+                      "01.beats_scratch_recomputed": 0, "01.end_to_end_accuracy": 0}
+    assert scratch.predict(np.zeros((1, 32, 32, 3)), verbose=0)[0, 0] < 0.5  # the fake's other half
+    message = run_check("01.beats_scratch_recomputed", pretrained=pretrained).message
+    assert "is not MobileNetV2" in message

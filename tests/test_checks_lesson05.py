@@ -24,3 +24,10 @@ def test_class_weights_check():
     swapped = run_check("05.class_weights", class_weight={0: 0.5556, 1: 5.0}, y=y)
     assert swapped.points == 0 and "rare class" in swapped.message
     assert run_check("05.class_weights", class_weight=[1, 2], y=y).points == 0
+
+
+def test_class_weights_are_judged_on_the_lessons_labels():
+    """Balanced weights for the student's own, easier labels do not count."""
+    easy = np.array([0, 1])
+    outcome = run_check("05.class_weights", class_weight=fairness.class_weights(easy), y=easy)
+    assert outcome.points == 0 and "y_imbalanced" in outcome.message

@@ -48,3 +48,22 @@ def test_unfreeze_top():
     everything = tiny_base()
     outcome = run_check("06.unfreeze_top", model=everything, n=3)
     assert outcome.points == 0 and "frozen" in outcome.message
+
+
+def test_unfreeze_top_hidden_runs_only_on_the_lessons_small_base():
+    """The hidden check's model must be the lesson's MobileNetV2 0.35, not an easier stand-in."""
+    from course_utils.grading.checks.lesson06 import small_base
+
+    model = small_base()
+    model.trainable = True
+    for layer in model.layers[:-25]:
+        layer.trainable = False
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    assert run_check("06.unfreeze_top_hidden", model=model).passed
+    stand_in = tiny_base()
+    for layer in stand_in.layers:
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+    outcome = run_check("06.unfreeze_top_hidden", model=stand_in)
+    assert outcome.points == 0 and "not the network the check expects" in outcome.message

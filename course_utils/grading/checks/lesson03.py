@@ -1,10 +1,13 @@
 """Checks for lesson 03 (feature extraction): cached features, a head on them, augmentation.
 
 Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
+The base must be MobileNetV2 with its ImageNet weights; the hidden checks compute features
+with their own copy of that base, of photos they load themselves.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -13,8 +16,10 @@ from course_utils.grading.checks.common import (
     activation_name,
     as_array,
     flat_layers,
+    held_out_images,
     is_backbone,
     model_accuracy,
+    require_imagenet_backbone,
     require_model,
 )
 from course_utils.grading.registry import CheckFailed, register_check
@@ -23,12 +28,35 @@ MIN_HEAD_ACCURACY = 0.85
 MIN_UNSEEN_ACCURACY = 0.80
 AUGMENTATION_LAYERS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
                        "RandomContrast", "RandomCrop", "RandomBrightness")
+BACKBONE = "mobilenet_v2"
+LESSON_SEED = 42  # the lesson's SEED: the training photos are sampled with it
+RECOMPUTED = 8  # training photos whose features the hidden check recomputes
 
 
+def reference_features(image_size: int, images: np.ndarray, preprocess: bool = True) -> np.ndarray:
+    """Features of raw photos by the check's own ImageNet MobileNetV2 (pooled), preprocessed once.
+
+    ``preprocess=False`` feeds the raw pixels instead (the mistake a hint names).
+    """
+    from course_utils import backbones
+
+    base = _reference_base(int(image_size))
+    x = backbones.preprocess(BACKBONE, images) if preprocess else np.asarray(images, dtype="float32")
+    return np.asarray(base.predict(x, verbose=0))
 
 
+@functools.lru_cache(maxsize=2)
+def _reference_base(image_size: int) -> Any:
+    from course_utils import backbones
+
+    return backbones.load_backbone(BACKBONE, image_size, pooling="avg", verbose=False)
 
 
+def _base_size(base: Any) -> int:
+    shape = base.input_shape
+    if len(shape) != 4 or not shape[1]:
+        raise CheckFailed(f"`base` should take photos (None, size, size, 3), got {shape}")
+    return int(shape[1])
 
 
 @register_check("03.frozen_features", points=2)
@@ -46,27 +74,37 @@ def frozen_features(base: Any, train_features: Any, n_images: Any) -> None:
     if feats.shape != expected:
         raise CheckFailed(f"`train_features` has shape {feats.shape}; expected {expected}: one "
                           "vector per training photo (features.extract_features(base, ...))")
+    require_imagenet_backbone(base, BACKBONE, "base")
 
 
 @register_check("03.features_recomputed", points=2)
-def features_recomputed(base: Any, x: Any, train_features: Any) -> None:
-    """Hidden: the cached features equal the base's output on preprocessed photos."""
-    from course_utils import backbones
+def features_recomputed(base: Any, train_features: Any) -> None:
+    """Hidden: the cached features equal the check's own MobileNetV2 features of the training photos.
+
+    The check loads the first training photos itself, as the lesson does (``cats_and_dogs``
+    train split, the profile's ``train_per_class``, seed 42), so neither the photos nor the
+    base that computes the expected features come from the student.
+    """
+    from course_utils import datasets, profiles
 
     require_model(base, "base")
-    raw = np.asarray(x)
+    require_imagenet_backbone(base, BACKBONE, "base")
+    size = _base_size(base)
+    train = datasets.load_images("cats_and_dogs", "train", size,
+                                 per_class=profiles.get_profile().train_per_class, seed=LESSON_SEED,
+                                 verbose=False)
+    raw = train.x[:RECOMPUTED]
     feats = as_array(train_features, "train_features")[: len(raw)]
-    expected = np.asarray(base.predict(backbones.preprocess("mobilenet_v2", raw), verbose=0))
+    expected = reference_features(size, raw)
     if feats.shape != expected.shape:
         raise CheckFailed(f"features of shape {feats.shape}, expected {expected.shape}")
     if np.allclose(feats, expected, atol=1e-3, rtol=1e-3):
         return None
-    unprocessed = np.asarray(base.predict(raw.astype("float32"), verbose=0))
-    if np.allclose(feats, unprocessed, atol=1e-3, rtol=1e-3):
+    if np.allclose(feats, reference_features(size, raw, preprocess=False), atol=1e-3, rtol=1e-3):
         raise CheckFailed("your features come from raw 0-255 pixels; preprocess the photos with "
                           "backbones.preprocess('mobilenet_v2', photos) before extracting features")
-    raise CheckFailed("your features are not MobileNetV2's output on the training photos in order; "
-                      "compute them with features.extract_features(base, "
+    raise CheckFailed("your features are not MobileNetV2's output on the training photos in order "
+                      "(train.x as the lesson loads it); compute them with features.extract_features(base, "
                       "backbones.preprocess('mobilenet_v2', train.x))")
 
 
@@ -89,19 +127,16 @@ def head_accuracy(head: Any, val_features: Any, y: Any) -> None:
 
 @register_check("03.head_on_unseen_photos", points=2)
 def head_on_unseen_photos(base: Any, head: Any) -> None:
-    """Hidden: base + head classify 40 unseen validation photos (loaded here) >= 0.80."""
-    from course_utils import backbones, datasets
-
+    """Hidden: the head classifies 40 unseen photos >= 0.80 from the check's own base's features."""
     require_model(base, "base")
     require_model(head, "head")
-    size = int(base.input_shape[1])
-    photos = datasets.load_images("cats_and_dogs", "validation", size, per_class=20, seed=2024,
-                                  verbose=False)
-    feats = base.predict(backbones.preprocess("mobilenet_v2", photos.x), verbose=0)
-    accuracy = model_accuracy(head, feats, photos.y)
+    require_imagenet_backbone(base, BACKBONE, "base")
+    size = _base_size(base)
+    photos = held_out_images("cats_and_dogs", size)
+    accuracy = model_accuracy(head, reference_features(size, photos.x), photos.y)
     if accuracy < MIN_UNSEEN_ACCURACY:
-        raise CheckFailed(f"on 40 unseen validation photos your base + head score {accuracy:.2f}; "
-                          f"expected >= {MIN_UNSEEN_ACCURACY}")
+        raise CheckFailed(f"on 40 unseen validation photos your head scores {accuracy:.2f} on "
+                          f"MobileNetV2's features; expected >= {MIN_UNSEEN_ACCURACY}")
 
 
 @register_check("03.augmentation_inside", points=2)
@@ -125,6 +160,7 @@ def augmentation_inside(model: Any) -> None:
                           "then the base")
     if layers[bases[0]].trainable_weights:
         raise CheckFailed("the base inside `model` is trainable; set base.trainable = False")
+    require_imagenet_backbone(layers[bases[0]], BACKBONE, "the base inside `model`")
     size = int(model.input_shape[1])
     x = np.random.default_rng(0).uniform(0, 255, (2, size, size, 3)).astype("float32")
     if not np.allclose(model.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5):
