@@ -68,7 +68,7 @@ def test_sorted_pair_is_one_domain_sorted_by_class() -> None:
     a, b = sorted_pair()
     assert a.shape == b.shape == (2000, 32, 32, 3)
     s, t = shifted_pair()
-    assert s.shape == t.shape == (2000, 32, 32, 3)
+    assert s.shape == t.shape == (600, 32, 32, 3)
     assert run_check("07.fair_pad_hidden", values=[0.1, 1.7]).passed
     assert "random rows" in run_check("07.fair_pad_hidden", values=[1.5, 1.7]).message
     assert "should measure" in run_check("07.fair_pad_hidden", values=[0.1, 0.1]).message
