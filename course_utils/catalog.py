@@ -94,7 +94,7 @@ def _dataset(name, description, required, url=None, install=None, manual=None, f
 
 # The one table: every asset the course uses, where it comes from, and the lessons that use it.
 NEEDS: list[Need] = [
-    Need(_w("mobilenet_v2"), ("01", "02", "03", "04", "05", "06", "07", "09")),
+    Need(_w("mobilenet_v2"), ("01", "02", "03", "04", "05", "06", "07", "08", "09")),
     Need(_w("mobilenet_v2", top=True), ("02",)),
     Need(_w("mobilenet_v2_035"), ("02",)),
     Need(_w("mobilenet_025"), ("02",)),
@@ -109,7 +109,7 @@ NEEDS: list[Need] = [
                  [f"{d}/dog" for d in ("photo", "art_painting", "cartoon", "sketch")],
                  manual=f"PACS has no direct download: get it from {GDRIVE_PACS} and unpack it as "
                         "datasets/pacs/<domain>/<class>/*.jpg in your cache or mirror."),
-         ("05", "07", "09")),
+         ("05", "07", "08", "09")),
     Need(_dataset("hymenoptera", "ants vs bees (ImageNet subset)",
                  ["train/ants", "train/bees", "val/ants", "val/bees"],
                  url="https://download.pytorch.org/tutorial/hymenoptera_data.zip",

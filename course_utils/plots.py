@@ -148,3 +148,35 @@ def plot_phases(phases: Mapping[str, object], metrics: Sequence[str] = ("accurac
             offset += n
         _style_epoch_axis(ax, metric)
     return _finish(fig, title)
+
+
+def plot_method_bars(runs: Mapping[str, Sequence[float]], ax=None, highlight: str | None = None,
+                     title: str | None = None, xlabel: str = "accuracy"):
+    """Compare methods: one horizontal bar per method at its mean over seeds, each seed a dot.
+
+    ``runs`` maps a method name to its per-seed scores (in display order, top to bottom);
+    ``highlight`` (a method name, e.g. the one chosen on validation) is drawn darker.
+    Return the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not runs:
+        raise ValueError("no methods to plot")
+    if highlight is not None and highlight not in runs:
+        raise ValueError(f"highlight {highlight!r} is not one of the methods {list(runs)}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 0.45 * len(runs) + 1))
+    else:
+        fig = ax.figure
+    names = list(runs)
+    for i, name in enumerate(names):
+        values = np.asarray(runs[name], dtype=float).reshape(-1)
+        ax.barh(i, values.mean(), color="tab:blue" if name == highlight else "lightsteelblue")
+        ax.plot(values, np.full(len(values), i), "k.", ms=5)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig

@@ -1,4 +1,4 @@
-"""Tests for lesson 07 checks: the CORAL loss values and AdaBN statistics, on tiny inputs."""
+"""Tests for lesson 07 checks: CORAL loss values, AdaBN statistics and the shift diagnosis."""
 
 from __future__ import annotations
 
@@ -50,6 +50,29 @@ def test_adabn_statistics_check() -> None:
     adapted = taught07.adabn(source, x)
     assert run_check("07.adabn_statistics", adapted=adapted, source=source, x=x).passed
     assert "Keras model" in run_check("07.adabn_statistics", adapted=3, source=source, x=x).message
+
+
+def test_shift_diagnosis_wants_fair_numbers_and_the_class_cause() -> None:
+    assert run_check("07.shift_diagnosis", cause="b", pad_same=0.1, pad_target=1.7).passed
+    assert "random rows" in run_check("07.shift_diagnosis", cause="b", pad_same=1.6, pad_target=1.7).message
+    assert "far apart" in run_check("07.shift_diagnosis", cause="b", pad_same=0.1, pad_target=0.3).message
+    assert "What do the first rows" in run_check("07.shift_diagnosis", cause="a", pad_same=0.1,
+                                                 pad_target=1.7).message
+    assert "between 0 and 2" in run_check("07.shift_diagnosis", cause="b", pad_same=3, pad_target=1.7).message
+
+
+@needs_mirror
+def test_sorted_pair_is_one_domain_sorted_by_class() -> None:
+    from course_utils.grading.checks.lesson07 import shifted_pair, sorted_pair
+
+    a, b = sorted_pair()
+    assert a.shape == b.shape == (2000, 32, 32, 3)
+    s, t = shifted_pair()
+    assert s.shape == t.shape == (600, 32, 32, 3)
+    assert run_check("07.fair_pad_hidden", values=[0.1, 1.7]).passed
+    assert "random rows" in run_check("07.fair_pad_hidden", values=[1.5, 1.7]).message
+    assert "should measure" in run_check("07.fair_pad_hidden", values=[0.1, 0.1]).message
+    assert "two proxy" in run_check("07.fair_pad_hidden", values=0.1).message
 
 
 def digit_models(trained: bool = True) -> tuple[keras.Model, keras.Model]:

@@ -6,9 +6,11 @@ notebooks/07_domain_mismatch.ipynb that start with `# @save`: edit the lesson, n
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from course_utils.methods.adaptation import batchnorm_layers
+from course_utils import seeds
+from course_utils.methods.adaptation import batchnorm_layers, lambda_schedule
 from course_utils.taught.fine_tuning import predict_batches
 
 
@@ -63,6 +65,104 @@ class GradientReversal(keras.layers.Layer):
         return {**super().get_config(), "lam": self.initial_lam}
 
 
+@keras.saving.register_keras_serializable(package="course_utils")
+class PerImageStandardization(keras.layers.Layer):
+    """Each image minus its own mean, over its own spread (+1 for flat images), per channel."""
+
+    def call(self, x):
+        mean = keras.ops.mean(x, axis=(1, 2), keepdims=True)
+        return (x - mean) / (keras.ops.std(x, axis=(1, 2), keepdims=True) + 1.0)
+
+
+def flip_polarity(x, rng):
+    """Invert each colour channel of each image (255 - x) with probability 1/2."""
+    return np.where(rng.random((len(x), 1, 1, x.shape[-1])) < 0.5, 255 - x, x).astype("float32")
+
+
+def digit_networks(input_shape=(32, 32, 3), classes=10, standardize=True):
+    """Feature extractor (with BatchNormalization) and classifier for small images (0-255).
+
+    `standardize=False` replaces the per-image standardisation by a plain rescaling to 0-1.
+    """
+    first = PerImageStandardization() if standardize else keras.layers.Rescaling(1 / 255)
+    features = keras.Sequential([
+        keras.Input(input_shape), first,
+        keras.layers.Conv2D(16, 3, padding="same", use_bias=False),
+        keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU(), keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, padding="same", use_bias=False),
+        keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU(), keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(),
+        keras.layers.Dense(64, use_bias=False),
+        keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU(),
+    ], name="features")
+    classifier = keras.Sequential([keras.Input((64,)), keras.layers.Dense(classes, activation="softmax")],
+                                  name="classifier")
+    return features, classifier
+
+
+def train(networks, xs, ys, xt=None, method="source", steps=200, batch=64, seed=42, lr=1e-3,
+          augment=None, coral_weight=1.0, sample_weight=None):
+    """Train `networks()` = (features, classifier) on labelled (xs, ys), adapting to unlabelled xt.
+
+    `method`: "source", "coral" or "dann"; `augment(batch, rng)` changes each labelled batch;
+    `sample_weight` (one number per source example) weights its cross-entropy.
+    Returns (features + classifier, features).
+    """
+    seeds.seed_everything(seed)
+    feats, classifier = networks()
+    dim = feats.output_shape[-1]
+    grl = GradientReversal(lam=0.0)
+    domain = keras.Sequential([keras.Input((dim,)), grl, keras.layers.Dense(64, activation="relu"),
+                               keras.layers.Dense(1, activation="sigmoid")], name="domain")
+    ce, bce = keras.losses.SparseCategoricalCrossentropy(), keras.losses.BinaryCrossentropy()
+    opt = keras.optimizers.Adam(lr)
+    variables = feats.trainable_weights + classifier.trainable_weights
+    if method == "dann":
+        variables += domain.trainable_weights
+    opt.build(variables)  # create Adam's slots now, so the step below is traced once
+    d_true = tf.concat([tf.zeros((batch, 1)), tf.ones((batch, 1))], axis=0)  # source 0, target 1
+    weights = np.ones(len(xs), "float32") if sample_weight is None else np.asarray(sample_weight, "float32")
+
+    @tf.function
+    def step(bs, by, bw, bt):
+        with tf.GradientTape() as tape:
+            if method == "source":
+                fs = feats(bs, training=True)
+            else:  # one batch holding both domains, so BatchNormalization sees the mixture
+                f_both = feats(tf.concat([bs, bt], axis=0), training=True)
+                fs, ft = f_both[:batch], f_both[batch:]
+            loss = ce(by, classifier(fs, training=True), sample_weight=bw)
+            if method == "coral":
+                loss += coral_weight * coral_loss(fs, ft)
+            if method == "dann":
+                loss += bce(d_true, domain(f_both, training=True))
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+
+    rng = np.random.default_rng(seed)
+    for i in range(steps):
+        grl.lam.assign(lambda_schedule(i / steps))   # DANN's ramp, 0 -> ~1
+        s = rng.integers(0, len(xs), batch)
+        t = rng.integers(0, len(xt), batch) if xt is not None else s
+        bs = xs[s] if augment is None else augment(xs[s], rng)
+        step(bs, ys[s], weights[s], xt[t] if xt is not None else bs)
+    return keras.Sequential([feats, classifier]), feats
+
+
+def train_digits(xs, ys, xt=None, **kw):
+    """`train` with the digit CNN and polarity flips on every labelled batch."""
+    return train(digit_networks, xs, ys, xt, augment=flip_polarity, **kw)
+
+
+def accuracy(model, x, y):
+    """Share of `x` the model labels `y` (inference mode)."""
+    return float(np.mean(np.argmax(predict_batches(model, x), axis=1) == y))
+
+
+def with_head(feat_model, model):
+    """The classifier of `model` on top of another feature extractor (e.g. an AdaBN copy)."""
+    return keras.Sequential([feat_model, model.layers[-1]])
+
+
 def adabn(model, target_x, batch_size=512):
     """A copy of `model` whose BatchNormalization statistics are re-estimated on `target_x`.
 
@@ -72,9 +172,23 @@ def adabn(model, target_x, batch_size=512):
     adapted = keras.models.clone_model(model)
     adapted.set_weights(model.get_weights())
     for bn in batchnorm_layers(adapted):
-        probe = keras.Model(adapted.inputs[0], bn.input)       # everything before this BN layer
+        probe = keras.Model(adapted.inputs[0], bn.input)        # everything before this BN layer
         acts = predict_batches(probe, target_x, batch_size)
         axes = tuple(range(acts.ndim - 1))                     # all but the channel axis
         bn.moving_mean.assign(acts.mean(axis=axes))
         bn.moving_variance.assign(acts.var(axis=axes))
     return adapted
+
+
+def choose_on_validation(val_runs, candidates):
+    """The candidate with the best mean validation accuracy over seeds (test scores are not looked at)."""
+    return max(candidates, key=lambda name: float(np.mean(val_runs[name])))
+
+
+def pacs_networks(input_dim=1280, classes=7, hidden=256, dropout=0.2):
+    """A trainable feature layer on top of frozen backbone features, and a softmax classifier."""
+    feats = keras.Sequential([keras.Input((input_dim,)), keras.layers.Dropout(dropout),
+                              keras.layers.Dense(hidden, activation="relu")], name="features")
+    classifier = keras.Sequential([keras.Input((hidden,)), keras.layers.Dense(classes, activation="softmax")],
+                                  name="classifier")
+    return feats, classifier

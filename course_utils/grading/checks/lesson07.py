@@ -1,4 +1,4 @@
-"""Checks for lesson 07 (domain mismatch): the CORAL loss and AdaBN.
+"""Checks for lesson 07 (domain mismatch): the CORAL loss, AdaBN and a shift diagnosis.
 
 Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
 No pretrained base here (a digit CNN trained in the lesson). The hidden checks use their
@@ -17,7 +17,9 @@ from course_utils.grading.checks.common import batchnorm_layers, flat_layers, re
 from course_utils.grading.registry import CheckFailed, register_check
 
 ADABN_MIN_GAIN = 0.03
-MIN_SOURCE_ACCURACY = 0.8  # the source-only baseline must really classify source digits
+MIN_SOURCE_ACCURACY = 0.8    # the source-only baseline must really classify source digits
+SAME_DOMAIN_MAX_PAD = 0.5    # two random samples of one held-out domain
+TARGET_MIN_PAD = 1.0         # MNIST vs MNIST-M with a source-only CNN's features
 
 
 def coral_reference(source: np.ndarray, target: np.ndarray) -> float:
@@ -124,13 +126,18 @@ def adabn_statistics(adapted: Any, source: Any, x: Any) -> None:
                               f"statistics of its inputs; {hint}")
 
 
-def source_digits(count: int = 600) -> tuple[np.ndarray, np.ndarray]:
-    """The check's own MNIST test digits as the lesson feeds them: padded to 32x32, three channels."""
+def mnist_test_rgb32(start: int, stop: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST test digits ``start:stop`` as 32x32x3 float (0-255), padded like MNIST-M, and labels."""
     from course_utils import datasets
 
-    mnist = datasets.load_arrays("mnist")
-    x = np.pad(mnist["x_test"][-count:], ((0, 0), (2, 2), (2, 2)))[..., None]
-    return np.repeat(x, 3, axis=-1).astype("float32"), mnist["y_test"][-count:]
+    d = datasets.load_arrays("mnist")
+    x = np.pad(d["x_test"][start:stop], ((0, 0), (2, 2), (2, 2)))
+    return np.repeat(x[..., None], 3, axis=-1).astype("float32"), d["y_test"][start:stop]
+
+
+def source_digits(count: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    """The check's own MNIST test digits as the lesson feeds them: the last ``count``, 32x32x3."""
+    return mnist_test_rgb32(-count, None)
 
 
 def _require_only_statistics_changed(adapted: Any, source: Any) -> None:
@@ -178,4 +185,82 @@ def adabn_improves(adapted_model: Any, source_model: Any) -> None:
             f"on 600 MNIST-M test digits your AdaBN model scores {accs[0]:.3f}, the source-only "
             f"model {accs[1]:.3f}; expected a gain of at least {ADABN_MIN_GAIN}. Re-estimate the "
             "statistics on the *target* images, and keep the trained classifier on top"
+        )
+
+
+def sorted_pair() -> tuple[np.ndarray, np.ndarray]:
+    """Two sets of held-out MNIST digits, the first sorted by class: one domain, no shift.
+
+    Its first 500 rows hold only the lowest classes, so comparing first rows finds a "shift";
+    comparing random rows does not.
+    """
+    a, labels = mnist_test_rgb32(4000, 6000)
+    b, _ = mnist_test_rgb32(6000, 8000)
+    return a[np.argsort(labels, kind="stable")], b
+
+
+def shifted_pair() -> tuple[np.ndarray, np.ndarray]:
+    """Held-out MNIST and MNIST-M test digits, 600 each, that the exercise never shows: a large shift.
+
+    (The exercise shows MNIST-M test digits ``[:600]``; ``adabn_improves`` scores on ``[-600:]``.)
+    """
+    from course_utils import datasets
+
+    a, _ = mnist_test_rgb32(8000, 8600)
+    return a, datasets.load_arrays("mnist_m")["x_test"][600:1200].astype("float32")
+
+
+def _pad_value(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"`{name}` should be a number (a proxy A-distance)") from error
+    if not np.isfinite(number) or not 0.0 <= number <= 2.0:
+        raise CheckFailed(f"`{name}` = {number}: a proxy A-distance lies between 0 and 2")
+    return number
+
+
+@register_check("07.shift_diagnosis", points=2)
+def shift_diagnosis(cause: Any, pad_same: Any, pad_target: Any) -> None:
+    """The right cause (class composition), no shift within MNIST and a large one to MNIST-M."""
+    same, target = _pad_value(pad_same, "pad_same"), _pad_value(pad_target, "pad_target")
+    if same > SAME_DOMAIN_MAX_PAD:
+        raise CheckFailed(
+            f"pad_same = {same:.2f} for two halves of one domain; draw `n` random rows of each set "
+            "(rng.choice(len(a), n, replace=False)) instead of taking the first rows"
+        )
+    if target < TARGET_MIN_PAD:
+        raise CheckFailed(f"pad_target = {target:.2f}: MNIST vs MNIST-M should be far apart (> "
+                          f"{TARGET_MIN_PAD}); compare mnist_test with xt")
+    answer = str(cause).strip().lower().strip("\"'()")
+    if answer not in ("a", "b", "c"):
+        raise CheckFailed('`cause` should be one letter: "a", "b" or "c"')
+    if answer != "b":
+        raise CheckFailed(
+            "not that one: measure fair_pad(features, xs, mnist_test) — training and test digits "
+            "drawn at random look alike. What do the first rows of `xs` hold?"
+        )
+
+
+@register_check("07.fair_pad_hidden", points=1)
+def fair_pad_hidden(values: Any) -> None:
+    """Hidden: ``fair_pad`` on the check's own pairs: one domain sorted by class, then MNIST vs MNIST-M.
+
+    The first must show no shift and the second a large one, so a function that returns a
+    fixed number, or compares first rows, fails one of them.
+    """
+    try:
+        same, target = list(values)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed("expected two proxy A-distances (the check's two pairs)") from error
+    same, target = _pad_value(same, "fair_pad(sorted pair)"), _pad_value(target, "fair_pad(shifted pair)")
+    if same > SAME_DOMAIN_MAX_PAD:
+        raise CheckFailed(
+            f"on two sets of one domain (one sorted by class) your fair_pad gives {same:.2f}; "
+            "it should draw random rows of each set, not the first ones"
+        )
+    if target < TARGET_MIN_PAD:
+        raise CheckFailed(
+            f"on held-out MNIST vs MNIST-M digits your fair_pad gives {target:.2f} (expected > "
+            f"{TARGET_MIN_PAD}): it should measure the features of the rows it draws"
         )
