@@ -449,7 +449,8 @@ def predict_files(model, files, image_size: int, batch_size: int = 32, report: F
 def messy_copy(source: str | Path, target: str | Path, per_class: int = 12, seed: int = 0) -> Path:
     """Copy a seeded sample of an image folder and spoil it the way real folders get spoilt.
 
-    For exercises and tests: ``per_class`` images per class (and split) are copied, then, in
+    For exercises and tests: ``per_class`` image files per class (and split) are copied (other
+    files of the source are not), then, in
     seeded places, a zero-byte file, a truncated JPEG, a text file, a hidden
     ``.ipynb_checkpoints`` folder, a ``__MACOSX`` folder, a grayscale copy with an upper-case
     extension and, for a folder with its own splits, two training images copied into the other
@@ -465,7 +466,8 @@ def messy_copy(source: str | Path, target: str | Path, per_class: int = 12, seed
         dst = target / folder.name if split else target
         picked[split] = {}
         for cls in images.list_classes(folder):
-            files = images._class_files(folder / cls)
+            files = [f for f in images._class_files(folder / cls)
+                     if f.suffix.lower() in images.IMAGE_EXTENSIONS]
             chosen = sorted(rng.choice(len(files), min(per_class, len(files)), replace=False))
             (dst / cls).mkdir(parents=True, exist_ok=True)
             picked[split][cls] = []
