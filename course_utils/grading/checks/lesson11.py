@@ -31,7 +31,7 @@ MESSY_PER_CLASS = 12  # the exercise's spoilt copy: images per class and split
 MESSY_SEED = 11
 LESSON_SEED = 42
 MIN_ACCURACY = 0.80
-HELD_OUT = 40  # held-out images the hidden checks classify
+HELD_OUT = 80  # held-out images the hidden checks classify (at most: the test half has ~76)
 
 
 def _names(value: Any, name: str) -> list[str]:
@@ -200,16 +200,16 @@ def _reference_features(name: str, size: int, pixels: np.ndarray) -> np.ndarray:
 
 @register_check("11.head_on_held_out", points=2)
 def head_on_held_out(backbone: Any, base: Any, head: Any) -> None:
-    """Hidden: on 40 held-out images, features by the check's own backbone, the head scores >= 0.80."""
+    """Hidden: on the held-out images, features by the check's own backbone, the head scores >= 0.80."""
     name = _backbone_name(backbone)
     require_model(head, "head")
     require_imagenet_backbone(base, name, "base")
     pixels, labels = _held_out_pixels(_size(base))
     accuracy = model_accuracy(head, _reference_features(name, _size(base), pixels), labels)
-    floor = majority_accuracy(labels) + 0.2
-    if accuracy < max(MIN_ACCURACY, floor):
-        raise CheckFailed(f"on {len(labels)} held-out images your head scores {accuracy:.2f} on {name}'s "
-                          f"features; expected >= {max(MIN_ACCURACY, floor):.2f}")
+    floor = max(MIN_ACCURACY, majority_accuracy(labels) + 0.15)
+    if accuracy < floor - 1e-9:
+        raise CheckFailed(f"on {len(labels)} held-out images your head scores {accuracy:.3f} on {name}'s "
+                          f"features; expected >= {floor:.3f}")
 
 
 @register_check("11.raw_pixels", points=2)
@@ -239,7 +239,7 @@ def raw_pixels(model: Any, backbone: Any) -> None:
 
 @register_check("11.raw_pixels_on_files", points=2)
 def raw_pixels_on_files(model: Any, backbone: Any) -> None:
-    """Hidden: 40 held-out image files, decoded to raw pixels, are classified >= 0.80 by `model`."""
+    """Hidden: the held-out image files, decoded to raw pixels, are classified >= 0.80 by `model`."""
     name = _backbone_name(backbone)
     require_model(model, "model")
     base = find_backbone(model, "model")
