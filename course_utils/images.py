@@ -37,6 +37,18 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+# Folders that operating systems and tools leave behind, never classes: macOS zip archives add
+# __MACOSX/ (full of ._name resource forks), Jupyter .ipynb_checkpoints/, Finder .DS_Store.
+SYSTEM_FOLDERS = {"__MACOSX", "__pycache__"}
+
+
+def is_hidden(name: str) -> bool:
+    """Whether a file or folder name is one a reader of ``root/<class>/<image>`` ignores.
+
+    Names starting with a dot (``.DS_Store``, ``.ipynb_checkpoints``, ``._photo.jpg``) and the
+    :data:`SYSTEM_FOLDERS` are not data.
+    """
+    return name.startswith(".") or name in SYSTEM_FOLDERS
 
 
 class ImageFolderError(ValueError):
@@ -91,7 +103,7 @@ def list_classes(root: Path, class_names: list[str] | None = None) -> list[str]:
     root = Path(root)
     if not root.is_dir():
         raise ImageFolderError(f"image folder {root} does not exist")
-    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not is_hidden(p.name))
     if not found:
         raise ImageFolderError(f"{root} has no class folders; expected {root}/<class>/<image files>")
     if class_names is not None and sorted(class_names) != found:
@@ -99,8 +111,9 @@ def list_classes(root: Path, class_names: list[str] | None = None) -> list[str]:
             f"inconsistent class names in {root}: found folders {found}, expected {sorted(class_names)}"
         )
     for name in found:
-        if not any(p.is_file() for p in (root / name).iterdir()):
-            raise ImageFolderError(f"class folder {root / name} is empty; add images or remove it")
+        if not any(p.is_file() and not is_hidden(p.name) for p in (root / name).iterdir()):
+            raise ImageFolderError(f"class folder {root / name} is empty (hidden files aside); "
+                                   "add images or remove it")
     return list(class_names) if class_names is not None else found
 
 
@@ -241,7 +254,7 @@ def load_image_folder(
 
 
 def _class_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if p.is_file() and not is_hidden(p.name))
 
 
 @dataclass

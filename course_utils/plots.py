@@ -180,3 +180,29 @@ def plot_method_bars(runs: Mapping[str, Sequence[float]], ax=None, highlight: st
     if title:
         ax.set_title(title, fontsize=10)
     return fig
+
+
+def plot_confusion(cm, class_names: Sequence[str], title: str | None = None):
+    """Show a confusion matrix (rows: true class, columns: predicted), counts in the cells; return the figure.
+
+    Each row is shaded by its share of that true class, so a small class's errors stay visible.
+    """
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    shares = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    n = len(class_names)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * n, 0.8 + 0.6 * n))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if shares[i, j] > 0.6 else "black")
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -30,6 +30,13 @@ def environment_rows() -> list[tuple[str, str]]:
         rows.append(("Keras", f"{keras.__version__} (backend {keras.backend.backend()})"))
     except Exception as exc:  # noqa: BLE001
         rows.append(("Keras", f"NOT IMPORTABLE ({exc})"))
+    try:
+        from importlib.metadata import version
+
+        rows.append(("tensorflow-datasets", f"{version('tensorflow-datasets')} (lesson 11 reads "
+                                            "<split>/<class>/<image> folders with it)"))
+    except Exception:  # noqa: BLE001
+        rows.append(("tensorflow-datasets", "NOT INSTALLED: pip install -r requirements.txt"))
     rows.append(("profile", f"{profiles.current_name()} ({profiles.ENV_VAR})"))
     mirror = assets.mirror_dir()
     if mirror is None:

@@ -7,7 +7,7 @@ import signal
 import sys
 
 from course_utils.cli.table import format_table
-from course_utils.grading import grader
+from course_utils.grading import grader, reports
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def results_table(results: list[grader.SubmissionResult]) -> str:
     """A table: submission, score, max, points per check, and the error if grading failed."""
-    columns = grader.check_columns(results)
+    columns = reports.check_columns(results)
     rows = []
     for result in results:
         row = {"submission": result.submission, "score": f"{result.score:g}",
