@@ -72,3 +72,19 @@ def test_lessons_are_found_by_number():
     assert [p.name for p in runner.find_lessons(["00"])] == ["00_setup.ipynb"]
     with pytest.raises(SystemExit, match="no lesson matches"):
         runner.find_lessons(["99"])
+
+
+def test_grade_prints_one_row_per_submission_with_its_points():
+    """``grade``'s closing table (it once crashed after grading, on a moved helper)."""
+    from pathlib import Path
+
+    from course_utils.cli import grade
+    from course_utils.grading.reports import CheckScore, SubmissionResult
+
+    good = SubmissionResult("ana.ipynb", Path("ana.ipynb"), "03", sandbox="bwrap 0.8.0",
+                            checks=[CheckScore("03.probe", "probe", 2, 2), CheckScore("03.c", "c", 0, 1)])
+    broken = SubmissionResult("bo.ipynb", Path("bo.ipynb"), None, error="not a notebook", sandbox="none")
+    table = grade.results_table([good, broken])
+    lines = table.splitlines()
+    assert any("ana.ipynb" in line and "2" in line for line in lines), table
+    assert "03.probe" in table and "03.c" in table and "not a notebook" in table and "sandbox" in table
