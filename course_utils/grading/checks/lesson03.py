@@ -20,17 +20,33 @@ from course_utils.grading.checks.common import (
 from course_utils.grading.registry import CheckFailed, register_check
 
 MIN_HEAD_ACCURACY = 0.85
-MIN_UNSEEN_ACCURACY = 0.80
+MIN_UNSEEN_ACCURACY = 0.85
 AUGMENTATION_LAYERS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
                        "RandomContrast", "RandomCrop", "RandomBrightness")
+C_CANDIDATES = (0.001, 0.01, 0.1, 1.0, 10.0)
+TIE = 0.011  # one validation photo in a hundred: scores this close count as a tie
 
 
+def probe_scores(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
+                 candidates=C_CANDIDATES) -> dict[float, float]:
+    """Validation accuracy of a logistic-regression probe for each regularisation strength C."""
+    from sklearn.linear_model import LogisticRegression
+
+    return {c: float(LogisticRegression(C=c, max_iter=2000).fit(train_x, train_y).score(val_x, val_y))
+            for c in candidates}
 
 
+def best_of(scores: dict[float, float]) -> float:
+    """The C with the highest score; on a tie, the smallest C (the simplest model)."""
+    top = max(scores.values())
+    return min(c for c, v in scores.items() if v == top)
 
 
-
-
+def _as_choice(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"`best_C` should be one of {list(C_CANDIDATES)}, got {value!r}") from error
 @register_check("03.frozen_features", points=2)
 def frozen_features(base: Any, train_features: Any, n_images: Any) -> None:
     """The base is frozen and pooled, and there is one feature vector per training photo."""
@@ -89,18 +105,17 @@ def head_accuracy(head: Any, val_features: Any, y: Any) -> None:
 
 @register_check("03.head_on_unseen_photos", points=2)
 def head_on_unseen_photos(base: Any, head: Any) -> None:
-    """Hidden: base + head classify 40 unseen validation photos (loaded here) >= 0.80."""
+    """Hidden: base + head classify the held-out test photos (loaded here, never seen) >= 0.85."""
     from course_utils import backbones, datasets
 
     require_model(base, "base")
     require_model(head, "head")
     size = int(base.input_shape[1])
-    photos = datasets.load_images("cats_and_dogs", "validation", size, per_class=20, seed=2024,
-                                  verbose=False)
+    photos = datasets.load_images("cats_and_dogs", "test", size, verbose=False)
     feats = base.predict(backbones.preprocess("mobilenet_v2", photos.x), verbose=0)
     accuracy = model_accuracy(head, feats, photos.y)
     if accuracy < MIN_UNSEEN_ACCURACY:
-        raise CheckFailed(f"on 40 unseen validation photos your base + head score {accuracy:.2f}; "
+        raise CheckFailed(f"on {len(photos)} held-out test photos your base + head score {accuracy:.2f}; "
                           f"expected >= {MIN_UNSEEN_ACCURACY}")
 
 
@@ -131,3 +146,56 @@ def augmentation_inside(model: Any) -> None:
         raise CheckFailed("two predictions on the same photos differ: augmentation (or dropout) is "
                           "active at prediction time; use Keras' Random* layers, which only act "
                           "when training")
+
+
+@register_check("03.choose_on_validation", points=2)
+def choose_on_validation(val_scores: Any, best_C: Any, train_features: Any, train_y: Any,
+                         val_features: Any, val_y: Any) -> None:
+    """Every candidate C scored on the validation features, and the best one chosen."""
+    if not isinstance(val_scores, dict) or len(val_scores) != len(C_CANDIDATES):
+        raise CheckFailed(f"`val_scores` should be a dict with one validation accuracy per C in "
+                          f"{list(C_CANDIDATES)}")
+    try:
+        got = {float(c): float(v) for c, v in val_scores.items()}
+    except (TypeError, ValueError) as error:
+        raise CheckFailed("`val_scores` maps each C (a number) to an accuracy (a number)") from error
+    if sorted(got) != sorted(C_CANDIDATES):
+        raise CheckFailed(f"`val_scores` has the keys {sorted(got)}; use exactly {list(C_CANDIDATES)}")
+    as_array(train_features, "train_features"), as_array(val_features, "val_features")
+    # refit on the very arrays the student fitted on (their dtype included: float32 and float64
+    # fits differ in the last digits)
+    expected = probe_scores(np.asarray(train_features), np.asarray(train_y),
+                            np.asarray(val_features), np.asarray(val_y))
+    for c, v in expected.items():
+        if abs(got[c] - v) > 1e-6:
+            raise CheckFailed(f"for C={c} you report {got[c]:.3f}, but LogisticRegression(C={c}, "
+                              f"max_iter=2000) fitted on train_features scores {v:.3f} on val_features: "
+                              "score each candidate on the validation split")
+    choice = _as_choice(best_C)
+    if choice != best_of(got):
+        raise CheckFailed(f"`best_C` is {choice}, but the highest validation accuracy in your table "
+                          f"belongs to C={best_of(got)} (on a tie, take the smallest C)")
+
+
+@register_check("03.choice_recomputed", points=2)
+def choice_recomputed(best_C: Any, image_size: Any, per_class: Any, val_per_class: Any) -> None:
+    """Hidden: the grader scores the candidates itself (its own base and photos); the choice must
+    be one of the best on validation."""
+    from course_utils import backbones, datasets, features
+
+    choice = _as_choice(best_C)
+    size, n, n_val = int(image_size), int(per_class), int(val_per_class)
+    base = backbones.load_backbone("mobilenet_v2", size, pooling="avg", verbose=False)
+    train = datasets.load_images("cats_and_dogs", "train", size, per_class=n, seed=42, verbose=False)
+    val = datasets.load_images("cats_and_dogs", "validation", size, per_class=n_val, seed=42,
+                               verbose=False)
+
+    def feats(x):
+        return features.extract_features(base, backbones.preprocess("mobilenet_v2", x), verbose=False)
+
+    scores = probe_scores(feats(train.x), train.y, feats(val.x), val.y)
+    good = [c for c, v in scores.items() if v >= max(scores.values()) - TIE]
+    if choice not in good:
+        table = ", ".join(f"C={c}: {v:.3f}" for c, v in scores.items())
+        raise CheckFailed(f"recomputed on the validation photos ({table}), C={choice} is not among the "
+                          "best; choose the C with the highest validation accuracy")
