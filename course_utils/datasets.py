@@ -331,3 +331,286 @@ def load_photos(image_size: int = 224) -> dict[str, np.ndarray]:
     if found is None:
         return package_photos(image_size)
     return {p.stem: read_image(p, image_size)[0] for p in sorted(found.path.glob("*.jpg"))}
+
+
+# ---------------------------------------------------------------- sentiment sentences
+
+# Each sentiment set: its registry entry and the files it is read from.
+SENTENCE_SETS = {
+    "amazon": ("uci_sentences", "Amazon product reviews (UCI)"),
+    "yelp": ("uci_sentences", "Yelp restaurant reviews (UCI)"),
+    "imdb": ("uci_sentences", "IMDB movie reviews (UCI)"),
+    "rt_polarity": ("rt_polarity", "Rotten Tomatoes snippets (Pang & Lee)"),
+    "sst2": ("sst2", "SST-2 movie-review sentences"),
+    "airline_tweets": ("tweets_airline", "US airline tweets"),
+}
+UCI_FILES = {"amazon": "amazon_cells_labelled.txt", "yelp": "yelp_labelled.txt", "imdb": "imdb_labelled.txt"}
+SST2_SPLITS = ("train", "dev", "test")
+C1_CONTROLS = "".join(chr(c) for c in range(0x80, 0xA0))
+
+
+@dataclass
+class TextReport:
+    """What reading a sentiment file found: every line kept, repaired, or left out, and why."""
+
+    source: str
+    lines: int = 0
+    kept: int = 0
+    empty: list[int] = field(default_factory=list)
+    """1-based line numbers of empty (or whitespace-only) lines: nothing to classify."""
+    repaired: list[int] = field(default_factory=list)
+    """Lines whose C1 control characters (cp1252 punctuation read as Latin-1) were repaired."""
+    undecodable: list[int] = field(default_factory=list)
+    """Lines with bytes the file's encoding does not define, kept with U+FFFD in their place."""
+    malformed: list[tuple[int, str]] = field(default_factory=list)
+    """(line, why) for lines without a usable label: left out, and listed here."""
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Rows left out by design, by reason (e.g. neutral tweets in a negative-vs-positive task)."""
+
+    def summary(self) -> str:
+        """One line: how many sentences were kept and what happened to the others."""
+        parts = [f"{self.source}: {self.kept} sentences from {self.lines} lines"]
+        if self.empty:
+            parts.append(f"{len(self.empty)} empty line(s) skipped (line {_lines(self.empty)})")
+        if self.repaired:
+            parts.append(f"{len(self.repaired)} line(s) with C1 control characters repaired as "
+                         f"cp1252 punctuation (line {_lines(self.repaired)})")
+        if self.undecodable:
+            parts.append(f"{len(self.undecodable)} line(s) with undecodable bytes kept as U+FFFD "
+                         f"(line {_lines(self.undecodable)})")
+        if self.malformed:
+            parts.append(f"{len(self.malformed)} malformed line(s) left out: "
+                         + "; ".join(f"line {n}: {why}" for n, why in self.malformed[:3]))
+        for reason, count in self.left_out.items():
+            parts.append(f"{count} left out: {reason}")
+        return ", ".join(parts)
+
+
+def _lines(numbers: list[int], show: int = 5) -> str:
+    text = ", ".join(map(str, numbers[:show]))
+    return text + (f" and {len(numbers) - show} more" if len(numbers) > show else "")
+
+
+@dataclass
+class SentenceSet:
+    """Sentences, their 0/1 sentiment labels (1 = positive), and the read reports."""
+
+    name: str
+    texts: list[str]
+    y: np.ndarray
+    reports: list[TextReport] = field(default_factory=list, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def take(self, index) -> SentenceSet:
+        """Return the sentences at ``index`` (an integer array) as a new set."""
+        index = np.asarray(index, dtype=int)
+        return SentenceSet(self.name, [self.texts[i] for i in index], self.y[index], self.reports)
+
+
+def repair_c1(text: str) -> tuple[str, bool]:
+    """Replace C1 control characters (U+0080-U+009F) by the cp1252 characters they stand for.
+
+    Text written in Windows-1252 and read as Latin-1 turns its curly quotes, dashes and
+    ellipses into invisible C1 controls (``\\x96`` for an en dash, ``\\x85`` for an ellipsis,
+    which ``str.splitlines`` even treats as a line break). Returns the text and whether it changed.
+    """
+    if not any(c in C1_CONTROLS for c in text):
+        return text, False
+    out = []
+    for c in text:
+        if c in C1_CONTROLS:
+            try:
+                c = c.encode("latin-1").decode("cp1252")
+            except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d: undefined in cp1252
+                c = " "
+        out.append(c)
+    return "".join(out), True
+
+
+def read_lines(path: Path, encoding: str, report: TextReport) -> list[tuple[int, str]]:
+    """Return ``(line number, text)`` for every line, split on ``\\n`` only, decoded one by one.
+
+    Splitting the *bytes* on ``\\n`` keeps a sentence whole even when it holds characters
+    that ``str.splitlines`` breaks on (U+0085, U+2028, form feeds). A line the encoding cannot
+    decode is kept with U+FFFD and reported; C1 controls are repaired (:func:`repair_c1`).
+    """
+    data = Path(path).read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    raw = data.split(b"\n")
+    if raw and raw[-1] == b"":  # the final newline ends the last line; it starts no new one
+        raw = raw[:-1]
+    out = []
+    for number, line in enumerate(raw, 1):
+        report.lines += 1
+        line = line.rstrip(b"\r")
+        try:
+            text = line.decode(encoding)
+        except UnicodeDecodeError:
+            text = line.decode(encoding, errors="replace")
+            report.undecodable.append(number)
+        text, fixed = repair_c1(text)
+        if fixed:
+            report.repaired.append(number)
+        out.append((number, text))
+    return out
+
+
+def _parse_label(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value in ("0", "1") else None
+
+
+def _read_uci(path: Path) -> tuple[list[str], list[int], TextReport]:
+    """UCI sentiment sentences: ``sentence<TAB>0|1`` per line, UTF-8."""
+    report = TextReport(path.name)
+    texts, labels = [], []
+    for number, line in read_lines(path, "utf-8", report):
+        if not line.strip():
+            report.empty.append(number)
+            continue
+        sentence, tab, label = line.rpartition("\t")
+        y = _parse_label(label) if tab else None
+        if y is None or not sentence.strip():
+            report.malformed.append((number, f"expected 'sentence<TAB>0|1', got {line[:60]!r}"))
+            continue
+        texts.append(sentence.strip())
+        labels.append(y)
+    report.kept = len(texts)
+    return texts, labels, report
+
+
+def _read_rt(folder: Path) -> tuple[list[str], list[int], list[TextReport]]:
+    """rt-polarity: one snippet per line, cp1252, a file per class."""
+    texts, labels, reports = [], [], []
+    for label, name in ((0, "rt-polarity.neg"), (1, "rt-polarity.pos")):
+        report = TextReport(name)
+        for number, line in read_lines(folder / name, "cp1252", report):
+            if not line.strip():
+                report.empty.append(number)
+                continue
+            texts.append(line.strip())
+            labels.append(label)
+            report.kept += 1
+        reports.append(report)
+    return texts, labels, reports
+
+
+def _read_sst2(path: Path) -> tuple[list[str], list[int], TextReport]:
+    """SST-2 as the mirror has it: a header row, then ``label<TAB>sentence`` (label first).
+
+    The columns are found by the header (``label`` and the other one), so GLUE's order
+    (``sentence<TAB>label``) reads correctly too; a file without a ``label`` column is an error.
+    """
+    report = TextReport(f"sst2/{path.name}")
+    rows = read_lines(path, "utf-8", report)
+    if not rows:
+        raise ValueError(f"{path} is empty; fetch SST-2 again")
+    header = [h.strip().lower() for h in rows[0][1].split("\t")]
+    if "label" not in header or len(header) != 2:
+        raise ValueError(f"{path}: expected a header with a 'label' column and a text column, got "
+                         f"{rows[0][1][:80]!r}; this file is not SST-2 in the course's layout")
+    label_col = header.index("label")
+    texts, labels = [], []
+    for number, line in rows[1:]:
+        if not line.strip():
+            report.empty.append(number)
+            continue
+        parts = line.split("\t")
+        y = _parse_label(parts[label_col]) if len(parts) == 2 else None
+        if y is None or not parts[1 - label_col].strip():
+            report.malformed.append((number, f"expected two columns {header}, got {line[:60]!r}"))
+            continue
+        texts.append(parts[1 - label_col].strip())
+        labels.append(y)
+    report.kept = len(texts)
+    return texts, labels, report
+
+
+def _read_tweets(path: Path) -> tuple[list[str], list[int], TextReport]:
+    """Airline tweets (CSV with ``text`` and ``airline_sentiment``): negative 0, positive 1."""
+    import csv
+
+    report = TextReport(path.name)
+    texts, labels = [], []
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"text", "airline_sentiment"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path}: no column(s) {sorted(missing)}; expected the Kaggle Tweets.csv")
+        for row in reader:
+            report.lines += 1
+            number = reader.line_num
+            text, sentiment = (row.get("text") or "").strip(), (row.get("airline_sentiment") or "")
+            if sentiment == "neutral":
+                report.left_out["neutral (not negative vs positive)"] = \
+                    report.left_out.get("neutral (not negative vs positive)", 0) + 1
+                continue
+            if sentiment not in ("negative", "positive") or not text:
+                report.malformed.append((number, f"sentiment {sentiment!r}, text {text[:40]!r}"))
+                continue
+            text, fixed = repair_c1(text)
+            if fixed:
+                report.repaired.append(number)
+            texts.append(text)
+            labels.append(int(sentiment == "positive"))
+    report.kept = len(texts)
+    return texts, labels, report
+
+
+def load_sentences(name: str, split: str | None = None, verbose: bool = True) -> SentenceSet:
+    """Load a sentiment set as sentences and 0/1 labels (1 = positive), with a read report.
+
+    ``name`` is one of :data:`SENTENCE_SETS`; SST-2 needs ``split`` (train, dev or test).
+    Empty lines are skipped and reported, bad bytes kept as U+FFFD and reported, C1 controls
+    repaired and reported, malformed lines left out and listed: nothing is dropped silently.
+    """
+    if name not in SENTENCE_SETS:
+        raise KeyError(f"unknown sentence set {name!r}; choose one of {', '.join(SENTENCE_SETS)}")
+    root = dataset_root(SENTENCE_SETS[name][0])
+    if name == "sst2":
+        if split not in SST2_SPLITS:
+            raise ValueError(f"SST-2 needs split= one of {SST2_SPLITS}, not {split!r}")
+        texts, labels, report = _read_sst2(root / f"{split}.tsv")
+        reports = [report]
+    elif split is not None:
+        raise ValueError(f"{name} has no predefined splits; use balanced_split()")
+    elif name in UCI_FILES:
+        texts, labels, report = _read_uci(root / UCI_FILES[name])
+        reports = [report]
+    elif name == "rt_polarity":
+        texts, labels, reports = _read_rt(root)
+    else:
+        texts, labels, report = _read_tweets(root / "Tweets.csv")
+        reports = [report]
+    if not texts:
+        raise ValueError(f"{name}: no labelled sentences found in {root}; " + reports[0].summary())
+    if verbose:
+        for report in reports:
+            print(report.summary())
+    return SentenceSet(name, texts, np.asarray(labels, dtype="int32"), reports)
+
+
+def balanced_split(y: np.ndarray, sizes: dict[str, int], seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:
+    """Split indices into disjoint parts of ``sizes[part]`` examples, half of each class.
+
+    Fixed by ``seed`` (the same for everyone by default); each part is sorted. Raises
+    ``ValueError`` when a class has fewer examples than the parts ask for.
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    by_class = {c: rng.permutation(np.flatnonzero(y == c)) for c in (0, 1)}
+    need = sum(n // 2 + n % 2 for n in sizes.values())
+    for c, idx in by_class.items():
+        if len(idx) < need:
+            raise ValueError(f"class {c} has {len(idx)} examples; the parts {sizes} need up to {need}")
+    out, used = {}, {0: 0, 1: 0}
+    for part, n in sizes.items():
+        picked = []
+        for c, count in ((0, n // 2 + n % 2), (1, n // 2)):
+            picked.append(by_class[c][used[c]:used[c] + count])
+            used[c] += count
+        out[part] = np.sort(np.concatenate(picked))
+    return out

@@ -1,10 +1,17 @@
 """The one notebook engine: execute cells in a fresh kernel, for ``run``, the tests and the grader.
 
-Each cell runs with a timeout; the whole run can have a wall-clock cap and a memory
-watchdog over the kernel's process tree. The kernel gets its environment as an
-argument (``os.environ`` of the caller is never touched) and starts quiet: TensorFlow's
-C++ start-up lines (oneDNN, CUDA drivers, ``cuInit``) are written to the kernel's own
-stderr, which goes to a log file instead of the notebook's outputs or the console.
+Each cell runs with a timeout; the whole run can have a wall-clock cap and a watchdog
+over the kernel's process tree (resident memory, number of processes, size of a folder
+the kernel may write). The kernel gets its environment as an argument (``os.environ`` of
+the caller is never touched) and starts quiet: TensorFlow's C++ start-up lines (oneDNN,
+CUDA drivers, ``cuInit``) are written to the kernel's own stderr, which goes to a log
+file instead of the notebook's outputs or the console.
+
+The grader passes a :class:`KernelLaunch`: the kernel command is then built here (never
+read from an installed ``kernel.json``), wrapped (in a sandbox), and talks ZeroMQ over
+unix sockets in a given folder (a sandbox without a network reaches no TCP port of the
+host); kernel messages and kept outputs are size-capped, so a flood of output costs the
+caller bounded memory.
 
 Why our own loop over nbclient rather than ``NotebookClient.execute()``: the grader
 needs to act between cells (move a check's artifacts out, stop at a memory limit) and
@@ -17,14 +24,17 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import psutil
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -44,10 +54,46 @@ NOISE_MARKERS = ("absl::InitializeLog", "cuInit", "cudart_stub", "oneDNN custom 
 
 @dataclass
 class CellRun:
-    """How one cell went: status is ok, error, timeout, died, memory, wall or not run."""
+    """How one cell went: status is ok, error, timeout, died, memory, limit, wall or not run."""
 
     status: str = "not run"
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class KernelLaunch:
+    """How to start a kernel other than the installed ``python3`` kernelspec over TCP.
+
+    ``wrap`` turns the plain kernel command (``python -m ipykernel_launcher -f FILE``) into
+    the command launched (e.g. the rlimit launcher + bubblewrap). With ``ipc_dir`` the
+    connection file and ZeroMQ's unix sockets live in that folder. ``max_message_bytes``
+    caps one kernel message (a larger one drops the connection: the kernel counts as dead).
+    """
+
+    wrap: Callable[[list[str]], list[str]] = list
+    ipc_dir: Path | None = None
+    max_message_bytes: int | None = None
+    python: str = sys.executable
+
+
+@dataclass(frozen=True)
+class WatchLimits:
+    """What the watchdog enforces besides memory: process count, size of a writable folder."""
+
+    max_processes: int | None = None
+    folder: Path | None = None
+    folder_bytes: int | None = None
+    folder_entries: int | None = None
+
+
+@dataclass
+class ExecutionStats:
+    """Measured during a run: peak resident memory of the tree, peak virtual size of one process."""
+
+    peak_rss_mb: float = 0.0
+    peak_vms_mb: float = 0.0
+    peak_processes: int = 0
+    survivors: list[int] = field(default_factory=list)  # pids still alive after the final kill
 
 
 class _QuietDeadKernelPoll(logging.Filter):
@@ -79,20 +125,54 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
-class MemoryWatchdog:
-    """Poll the RSS of a process tree and kill the tree when it exceeds a limit."""
+def folder_usage(folder: Path, stop_after: int | None = None) -> tuple[int, int]:
+    """Bytes and entries under ``folder``, counted without following links (``lstat``)."""
+    total = entries = 0
+    pending = [str(folder)]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as scan:
+                for entry in scan:
+                    entries += 1
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += info.st_size
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    if stop_after is not None and entries > stop_after:
+                        return total, entries
+        except OSError:
+            continue
+    return total, entries
 
-    def __init__(self, pid: int, limit_mb: float | None) -> None:
+
+class MemoryWatchdog:
+    """Poll a process tree; kill it over a resident-memory, process-count or folder limit.
+
+    The tree is the root process and all its descendants (in a sandbox with its own PID
+    namespace every process of the sandbox is one: orphans are re-parented to the
+    sandbox's own init). ``reason`` says which limit fired: ``memory`` or ``limit``.
+    """
+
+    def __init__(self, pid: int, limit_mb: float | None, limits: WatchLimits | None = None,
+                 stats: ExecutionStats | None = None) -> None:
         """Watch process ``pid`` and its descendants against ``limit_mb`` megabytes (None: no limit)."""
         self.root = psutil.Process(pid)
         self.limit_bytes = math.inf if limit_mb is None else limit_mb * 1024 * 1024
+        self.limits = limits or WatchLimits()
+        self.stats = stats if stats is not None else ExecutionStats()
         self.fired = False
+        self.reason = ""
+        self.detail = ""
         self.seen: dict[int, psutil.Process] = {pid: self.root}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-watchdog", daemon=True)
 
     def start(self) -> None:
-        """Start polling in a daemon thread."""
+        """Take a first look at the tree, then poll in a daemon thread."""
+        self._tree()
         self._thread.start()
 
     def _tree(self) -> list[psutil.Process]:
@@ -105,18 +185,41 @@ class MemoryWatchdog:
             self.seen.setdefault(process.pid, process)
         return processes
 
+    def check_once(self) -> bool:
+        """Measure the tree (and folder) once; kill everything and return True over a limit."""
+        processes = self._tree()
+        total = 0
+        for process in processes:
+            try:
+                memory = process.memory_info()
+            except psutil.Error:
+                continue
+            total += memory.rss
+            self.stats.peak_vms_mb = max(self.stats.peak_vms_mb, memory.vms / 2**20)
+        self.stats.peak_rss_mb = max(self.stats.peak_rss_mb, total / 2**20)
+        self.stats.peak_processes = max(self.stats.peak_processes, len(processes))
+        if total > self.limit_bytes:
+            self._fire("memory", "")
+        elif self.limits.max_processes and len(processes) > self.limits.max_processes:
+            self._fire("limit", f"more than {self.limits.max_processes} processes")
+        elif self.limits.folder is not None:
+            used, entries = folder_usage(self.limits.folder, self.limits.folder_entries)
+            if self.limits.folder_bytes and used > self.limits.folder_bytes:
+                self._fire("limit", f"wrote more than {self.limits.folder_bytes / 2**20:g} MB "
+                           "into the grader's exchange folder")
+            elif self.limits.folder_entries and entries > self.limits.folder_entries:
+                self._fire("limit", f"created more than {self.limits.folder_entries} files in the "
+                           "grader's exchange folder")
+        return self.fired
+
+    def _fire(self, reason: str, detail: str) -> None:
+        self.fired, self.reason, self.detail = True, reason, detail
+        self.kill_all()
+
     def _run(self) -> None:
-        """Poll until stopped; kill everything on the first reading over the limit."""
+        """Poll until stopped or until a limit fired."""
         while not self._stop.wait(POLL_SECONDS):
-            total = 0
-            for process in self._tree():
-                try:
-                    total += process.memory_info().rss
-                except psutil.Error:
-                    continue
-            if total > self.limit_bytes:
-                self.fired = True
-                self.kill_all()
+            if self.check_once():
                 return
 
     def kill_all(self) -> None:
@@ -129,10 +232,20 @@ class MemoryWatchdog:
                 except psutil.Error:
                     pass
 
+    def wait_dead(self, timeout: float = 10.0) -> list[int]:
+        """Wait until every process seen is gone (or a zombie); return the pids still alive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            alive = [pid for pid, process in self.seen.items() if _alive(process)]
+            if not alive or time.monotonic() > deadline:
+                return alive
+            self.kill_all()
+            time.sleep(0.05)
+
     def stop(self) -> None:
         """Stop polling."""
         self._stop.set()
-        if self._thread.is_alive():
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=2)
 
 
@@ -143,6 +256,86 @@ def error_of(cell: nbformat.NotebookNode) -> str | None:
             text = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
             return text.strip().rstrip(":")
     return None
+
+
+def kernel_command(python: str = sys.executable) -> list[str]:
+    """The plain ipykernel command, with the ``{connection_file}`` placeholder Jupyter fills in."""
+    return [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+def _launch_manager_class(launch: KernelLaunch) -> type[AsyncKernelManager]:
+    """A kernel manager that builds its own command, wraps it, and bounds message sizes."""
+
+    class LaunchKernelManager(AsyncKernelManager):
+        """Starts ``launch.wrap(python -m ipykernel_launcher ...)``; never reads kernel.json."""
+
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self._spec = KernelSpec(argv=kernel_command(launch.python), display_name="Python 3",
+                                    language="python", interrupt_mode="signal")
+            self._contexts: list = []
+            if launch.ipc_dir is not None:
+                self.transport = "ipc"
+                self.connection_file = str(Path(launch.ipc_dir) / "kernel.json")
+                self.ip = str(Path(launch.ipc_dir) / "k")
+
+        @property
+        def kernel_spec(self) -> KernelSpec:
+            return self._spec
+
+        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            return launch.wrap(super().format_kernel_cmd(extra_arguments))
+
+        def client(self, **kwargs):
+            if launch.max_message_bytes:
+                import zmq
+                import zmq.asyncio
+
+                context = zmq.asyncio.Context()
+                context.setsockopt(zmq.MAXMSGSIZE, int(launch.max_message_bytes))
+                self._contexts.append(context)
+                kwargs.setdefault("context", context)
+            return super().client(**kwargs)
+
+        def destroy_contexts(self) -> None:
+            """Close the bounded ZeroMQ contexts (after the client's channels stopped)."""
+            for context in self._contexts:
+                context.destroy(linger=0)
+            self._contexts.clear()
+
+    return LaunchKernelManager
+
+
+class _BoundedClient(NotebookClient):
+    """An nbclient that keeps at most ``max_output_bytes`` of outputs in the notebook.
+
+    Past the budget, outputs are dropped (one note says so); errors are always kept, with
+    their text shortened, because the caller reads them to report why a cell failed.
+    """
+
+    max_output_bytes: int | None = None
+    _kept_bytes = 0
+    _dropped = False
+
+    def output(self, outs, msg, display_id, cell_index):  # noqa: D102 - nbclient's hook
+        if self.max_output_bytes is None:
+            return super().output(outs, msg, display_id, cell_index)
+        content = msg.get("content", {})
+        if msg.get("msg_type") == "error":
+            content["evalue"] = str(content.get("evalue", ""))[:2000]
+            content["traceback"] = [str(line)[:2000] for line in content.get("traceback", [])[-20:]]
+            return super().output(outs, msg, display_id, cell_index)
+        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in
+                                                       content.get("data", {}).values())
+        if self._kept_bytes + size > self.max_output_bytes:
+            if not self._dropped:
+                self._dropped = True
+                outs.append(nbformat.v4.new_output(
+                    "stream", name="stderr",
+                    text=f"[output beyond {self.max_output_bytes} bytes was dropped]\n"))
+            return None
+        self._kept_bytes += size
+        return super().output(outs, msg, display_id, cell_index)
 
 
 def execute(
@@ -157,17 +350,29 @@ def execute(
     after_cell: Callable[[int, CellRun], None] | None = None,
     kernel_log: str | Path | None = None,
     startup_timeout: float = 60,
+    launch: KernelLaunch | None = None,
+    limits: WatchLimits | None = None,
+    max_output_bytes: int | None = None,
+    stats: ExecutionStats | None = None,
 ) -> list[CellRun]:
     """Run the code cells of ``nb`` in order in a fresh python3 kernel; outputs land in ``nb``.
 
     Returns one ``CellRun`` per cell of ``nb`` (markdown cells stay ``not run``). An
     exception in a cell is recorded and execution continues, unless ``stop_on_error``.
-    A timeout, a dead kernel, the memory limit or the wall-clock cap stop execution.
-    ``after_cell(index, run)`` is called after every executed cell. The kernel's own
-    stderr (TensorFlow's C++ logs) goes to ``kernel_log``, or nowhere.
+    A timeout, a dead kernel, the memory limit, a watchdog limit (``limits``) or the
+    wall-clock cap stop execution. ``after_cell(index, run)`` is called after every
+    executed cell. The kernel's own stderr (TensorFlow's C++ logs) goes to ``kernel_log``,
+    or nowhere. ``launch`` changes how the kernel starts (see :class:`KernelLaunch`);
+    ``max_output_bytes`` caps the outputs kept in ``nb``; ``stats`` receives the peak
+    memory measured. When this returns, every process of the kernel's tree is dead (or
+    listed in ``stats.survivors``).
     """
     runs = [CellRun() for _ in nb.cells]
-    client = NotebookClient(
+    stats = stats if stats is not None else ExecutionStats()
+    options = {}
+    if launch is not None:
+        options["kernel_manager_class"] = _launch_manager_class(launch)
+    client = _BoundedClient(
         nb,
         timeout=max(1, int(cell_timeout)),
         kernel_name="python3",
@@ -177,14 +382,17 @@ def execute(
         startup_timeout=int(startup_timeout),
         extra_arguments=list(QUIET_KERNEL_ARGS),
         resources={"metadata": {"path": str(cwd)}},
+        **options,
     )
+    client.max_output_bytes = max_output_bytes
     wall = math.inf if wall_timeout is None else wall_timeout
     start = time.monotonic()
     watchdog: MemoryWatchdog | None = None
     log = open(kernel_log, "ab") if kernel_log else open(os.devnull, "wb")  # noqa: SIM115
+    stdin = open(os.devnull, "rb")  # noqa: SIM115 - the kernel never reads the caller's terminal
     try:
-        with client.setup_kernel(env=dict(env), cwd=str(cwd), stdout=log, stderr=log):
-            watchdog = MemoryWatchdog(client.km.provisioner.pid, memory_limit_mb)
+        with client.setup_kernel(env=dict(env), cwd=str(cwd), stdout=log, stderr=log, stdin=stdin):
+            watchdog = MemoryWatchdog(client.km.provisioner.pid, memory_limit_mb, limits, stats)
             watchdog.start()
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
@@ -214,7 +422,11 @@ def execute(
         if watchdog is not None:
             watchdog.stop()
             watchdog.kill_all()
+            stats.survivors = watchdog.wait_dead()
+        if hasattr(client.km, "destroy_contexts"):
+            client.km.destroy_contexts()
         log.close()
+        stdin.close()
     return runs
 
 
@@ -226,19 +438,23 @@ def _execute_one(
     memory_limit_mb: float | None,
 ) -> CellRun:
     """Execute one cell and classify the outcome."""
-    memory = CellRun("memory", f"memory limit {memory_limit_mb:g} MB exceeded") if memory_limit_mb else None
+    def fired() -> CellRun:
+        if watchdog.reason == "limit":
+            return CellRun("limit", f"limit exceeded: {watchdog.detail}")
+        return CellRun("memory", f"memory limit {memory_limit_mb:g} MB exceeded")
+
     try:
         client.execute_cell(cell, index)
     except CellTimeoutError:
-        return memory if watchdog.fired else CellRun("timeout")
+        return fired() if watchdog.fired else CellRun("timeout")
     except DeadKernelError:
-        return memory if watchdog.fired else CellRun("died", "kernel died (sys.exit / os._exit / crash?)")
+        return fired() if watchdog.fired else CellRun("died", "kernel died (sys.exit / os._exit / crash?)")
     except Exception as error:
         if watchdog.fired:
-            return memory
+            return fired()
         return CellRun("died", f"kernel stopped responding: {type(error).__name__}: {error}")
-    if watchdog.fired:
-        return memory
+    if watchdog.check_once():
+        return fired()
     error = error_of(cell)
     return CellRun("error", error) if error else CellRun("ok")
 

@@ -29,3 +29,53 @@ def read_headlines(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+HEADLINE_PREFIX = "Headline: "
+SUMMARY_NAME = "run-summary.json"  # next to the executed notebooks: build/, build/smoke/
+
+
+def headlines_in(nb) -> list[dict]:
+    """Return the headlines an executed notebook printed (``headline()``'s lines in its outputs).
+
+    For notebooks executed without the runner (nbval in the test suite), which sets no
+    ``COURSE_REPORT_FILE``.
+    """
+    found = []
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "stream":
+                continue
+            for line in str(output.get("text", "")).splitlines():
+                if line.startswith(HEADLINE_PREFIX):
+                    label, _, value = line[len(HEADLINE_PREFIX):].rpartition(": ")
+                    found.append({"label": label, "value": value})
+    return found
+
+
+def write_summary(folder: Path, entries: dict[str, dict]) -> Path:
+    """Merge per-lesson run results into ``folder/run-summary.json`` and return its path.
+
+    ``entries`` maps a lesson name to ``{"profile", "status", "minutes", "headlines", ...}``;
+    lessons run earlier (``make run LESSONS=01``, then ``02``) keep their entries.
+    """
+    path = Path(folder) / SUMMARY_NAME
+    lessons = read_summary(folder)
+    lessons.update(entries)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"lessons": dict(sorted(lessons.items()))}, indent=1) + "\n",
+                   encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def read_summary(folder: Path) -> dict[str, dict]:
+    """Return the per-lesson entries of ``folder/run-summary.json`` (empty when there is none)."""
+    path = Path(folder) / SUMMARY_NAME
+    if not path.exists():
+        return {}
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")).get("lessons", {}))
+    except (ValueError, AttributeError):
+        return {}

@@ -1,4 +1,4 @@
-"""Shared test set-up: smoke profile, the offline mirror, and an isolated Keras cache."""
+"""Fixtures for the unit tests: the offline mirror, and isolated Keras caches."""
 
 from __future__ import annotations
 
@@ -7,11 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("COURSE_PROFILE", "smoke")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-if not os.environ.get("COURSE_MIRROR") and (ROOT.parent / "shared" / "offline-mirror").is_dir():
-    os.environ["COURSE_MIRROR"] = str((ROOT.parent / "shared" / "offline-mirror").resolve())
+ROOT = Path(__file__).resolve().parent.parent  # the environment is set in ../conftest.py
 
 
 def mirror() -> Path | None:

@@ -1,4 +1,9 @@
-"""Tests for lesson 01 checks on tiny Keras models, including .keras artifact capture."""
+"""Tests for lesson 01 checks on tiny Keras models, including .keras artifact capture.
+
+With the mirror: the base must be the genuine ImageNet MobileNetV2, and the issue's fake
+(a 4-photo "validation set" and two constant models) earns only the points of a correctly
+shaped head and of typed-in numbers.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from conftest import needs_mirror  # noqa: E402
 from course_utils.grading.artifacts import capture_source, load_artifacts  # noqa: E402
 from course_utils.grading.registry import run_check  # noqa: E402
 
@@ -22,7 +28,7 @@ def tiny_base() -> keras.Model:
 
 def tiny_head(units: int, activation: str, loss: str | None) -> keras.Model:
     """A classifier head with the given output layer and (optional) loss."""
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units, activation=activation)])
+    model = keras.Sequential([keras.Input((1280,)), keras.layers.Dense(units, activation=activation)])
     if loss:
         model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
     return model
@@ -38,14 +44,30 @@ def captured(tmp_path: Path, **values: object) -> dict[str, object]:
     return loaded
 
 
-def test_frozen_base_hint_and_pass(tmp_path: Path) -> None:
-    """An unfrozen base fails with a count and the fix; a frozen one passes after capture."""
+def test_frozen_base_hint_and_genuine_weights(tmp_path: Path) -> None:
+    """An unfrozen base fails with a count and the fix; a frozen stand-in is not MobileNetV2."""
     base = tiny_base()
     outcome = run_check("01.frozen_base", base=base)
     assert outcome.points == 0
     assert "2 trainable layers" in outcome.message and "base.trainable = False" in outcome.message
     base.trainable = False
+    outcome = run_check("01.frozen_base", **captured(tmp_path, base=base))
+    assert outcome.points == 0 and "is not MobileNetV2" in outcome.message
+
+
+@needs_mirror
+def test_frozen_base_wants_the_imagenet_weights(tmp_path: Path) -> None:
+    """The course's ImageNet MobileNetV2 passes after capture; the same network untrained fails."""
+    from course_utils import backbones
+
+    base = backbones.load_backbone("mobilenet_v2", 32, pooling="avg", verbose=False)
+    base.trainable = False
     assert run_check("01.frozen_base", **captured(tmp_path, base=base)).passed
+    untrained = keras.applications.MobileNetV2(weights=None, include_top=False, input_shape=(32, 32, 3),
+                                               pooling="avg")
+    untrained.trainable = False
+    outcome = run_check("01.frozen_base", base=untrained)
+    assert outcome.points == 0 and "does not hold the ImageNet weights" in outcome.message
 
 
 @pytest.mark.parametrize(
@@ -96,7 +118,9 @@ def test_end_to_end_compares_the_reported_accuracy_with_the_model() -> None:
     x = np.zeros((6, 8, 8, 3), dtype="float32")
     y = np.ones(6, dtype=int)
     always_dog = raw_photo_model()
-    assert run_check("01.end_to_end", pretrained=always_dog, pretrained_acc=1.0, x=x, y=y).passed
+    # every structural step passes; the last one, the genuine-weights proof, rejects the stand-in
+    honest = run_check("01.end_to_end", pretrained=always_dog, pretrained_acc=1.0, x=x, y=y)
+    assert honest.points == 0 and "is not MobileNetV2" in honest.message
     lie = run_check("01.end_to_end", pretrained=always_dog, pretrained_acc=0.5, x=x, y=y)
     assert "scores 1.000" in lie.message
     unfrozen = run_check("01.end_to_end", pretrained=raw_photo_model(frozen=False),
@@ -111,7 +135,7 @@ def test_new_task_model_needs_seven_softmax_outputs_and_a_sparse_loss() -> None:
     x = np.zeros((5, 8, 8, 3), dtype="float32")
     y = np.zeros(5, dtype=int)
     right = raw_photo_model(7, "softmax", loss="sparse_categorical_crossentropy")
-    assert run_check("01.new_task_model", model=right, x=x, y=y).passed
+    assert "is not MobileNetV2" in run_check("01.new_task_model", model=right, x=x, y=y).message
     binary = raw_photo_model(1, "sigmoid", loss="binary_crossentropy")
     assert "one output per class" in run_check("01.new_task_model", model=binary, x=x, y=y).message
     one_hot_loss = raw_photo_model(7, "softmax", loss="categorical_crossentropy")
@@ -121,3 +145,51 @@ def test_new_task_model_needs_seven_softmax_outputs_and_a_sparse_loss() -> None:
     assert "softmax" in run_check("01.new_task_model", model=sigmoids, x=x, y=y).message
     wrong_class = run_check("01.new_task_model", model=right, x=x, y=np.full(5, 3))
     assert "scores 0.00" in wrong_class.message
+
+
+def constant_model(value: float, shape: tuple[int, ...]) -> keras.Model:
+    """A model that outputs ``value``'s sigmoid for every input: no data, no training."""
+    model = keras.Sequential([keras.Input(shape), keras.layers.Flatten(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.layers[-1].set_weights([np.zeros((int(np.prod(shape)), 1)), np.full((1,), value)])
+    model.trainable = False
+    return model
+
+
+def test_head_must_take_the_base_features() -> None:
+    """A "head" that is not a classifier of MobileNetV2's 1280 features fails."""
+    outcome = run_check("01.head_output", head=constant_model(5.0, (32, 32, 3)))
+    assert outcome.points == 0 and "1280" in outcome.message
+
+
+@needs_mirror
+def test_fake_validation_set_and_constant_models_earn_only_the_head_points() -> None:
+    """A fake: 4 photos, a constant "pretrained" model. Only a correctly shaped (untrained)
+    head earns points, which is what the exercise asks at that point."""
+    pretrained = constant_model(5.0, (32, 32, 3))
+    x, y = np.zeros((4, 32, 32, 3), dtype="float32"), np.ones(4, dtype=int)
+    head = tiny_head(1, "sigmoid", "binary_crossentropy")
+    points = {
+        "01.frozen_base": run_check("01.frozen_base", base=pretrained).points,
+        "01.head_output": run_check("01.head_output", head=head).points,
+        "01.end_to_end": run_check("01.end_to_end", pretrained=pretrained, pretrained_acc=1.0,
+                                   x=x, y=y).points,
+        "01.end_to_end_accuracy": run_check("01.end_to_end_accuracy", pretrained=pretrained).points,
+        "01.beats_pixel_baseline": run_check("01.beats_pixel_baseline", pretrained=pretrained).points,
+    }
+    assert points == {"01.frozen_base": 0, "01.head_output": 2, "01.end_to_end": 0,
+                      "01.end_to_end_accuracy": 0, "01.beats_pixel_baseline": 0}
+    message = run_check("01.frozen_base", base=tiny_backbone(32)).message
+    assert "is not MobileNetV2" in message
+
+
+@needs_mirror
+def test_pixel_baseline_is_a_real_baseline() -> None:
+    """The grader's own from-scratch baseline learns something, and far less than transfer."""
+    from course_utils.grading.checks import common, lesson01
+
+    clf, pixels = lesson01.pixel_baseline()
+    photos = common.held_out_images("cats_and_dogs", 32, per_class=lesson01.TEST_PER_CLASS,
+                                    split="test")
+    accuracy = clf.score(pixels(photos.x), photos.y)
+    assert 0.5 < accuracy < 0.75, f"pixel baseline {accuracy:.3f}"

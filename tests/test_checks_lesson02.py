@@ -7,8 +7,15 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from conftest import needs_mirror  # noqa: E402
 from course_utils import backbones  # noqa: E402
-from course_utils.grading.checks.lesson02 import KERAS_TABLE, KERAS_TABLE_BARS, reference_fastest  # noqa: E402
+from course_utils.grading.checks.lesson02 import (  # noqa: E402
+    KERAS_TABLE,
+    KERAS_TABLE_BARS,
+    UNSEEN_CASES,
+    reference_fastest,
+    unseen_pixels,
+)
 from course_utils.grading.registry import run_check  # noqa: E402
 
 RAW = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3)).astype(np.uint8)
@@ -34,31 +41,41 @@ def test_prepare_for_passes_and_names_each_mistake():
     assert "shape" in run_check("02.prepare_for", raw=RAW, ours=right[:1], scaled=right).message
 
 
-def test_prepare_for_other_backbones():
-    ok = dict(raw=RAW, resnet=_right("resnet50"), effnet=_right("efficientnet"),
-              mobilenet=_right("mobilenet"))
+def test_prepare_for_other_backbones_on_the_checks_own_pixels():
+    """Right on the check's pixels passes; a wrong backbone is named; substituted pixels fail."""
+    raw = unseen_pixels()
+    ok = dict(raw=raw, resnet=_right("resnet50", raw), effnet=_right("efficientnet", raw),
+              mobilenet=_right("mobilenet", raw))
     assert run_check("02.prepare_for_other_backbones", **ok).passed
-    bad = run_check("02.prepare_for_other_backbones", **{**ok, "resnet": _right("mobilenet_v2")})
+    bad = run_check("02.prepare_for_other_backbones", **{**ok, "resnet": _right("mobilenet_v2", raw)})
     assert bad.points == 0 and "mobilenet_v2's preprocessing" in bad.message
+    zeros = np.zeros_like(raw)  # zeros look the same scaled to [0, 1] or not
+    easy = dict(raw=zeros, resnet=_right("resnet50", zeros), effnet=_right("efficientnet", zeros),
+                mobilenet=_right("mobilenet", zeros))
+    outcome = run_check("02.prepare_for_other_backbones", **easy)
+    assert outcome.points == 0 and "pixels were replaced" in outcome.message
 
 
-def _tiny_base():
-    base = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, activation="relu"),
-                             keras.layers.GlobalAveragePooling2D()])
+RAW32 = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype(np.uint8)
+
+
+@needs_mirror
+def test_probe_features_checks_the_base_preprocessing_and_freezing():
+    base = backbones.load_backbone("mobilenet_025", 32, pooling="avg", verbose=False)
     base.trainable = False
-    return base
-
-
-def test_probe_features_checks_preprocessing_and_freezing():
-    base = _tiny_base()
-    feats = base.predict(_right("mobilenet"), verbose=0)
-    assert run_check("02.probe_features", base=base, features=feats, raw=RAW).passed
-    raw_feats = base.predict(RAW.astype("float32"), verbose=0)
-    assert "raw 0-255" in run_check("02.probe_features", base=base, features=raw_feats, raw=RAW).message
-    twice = base.predict(_right("mobilenet", _right("mobilenet")), verbose=0)
-    assert "twice" in run_check("02.probe_features", base=base, features=twice, raw=RAW).message
+    feats = base.predict(_right("mobilenet", RAW32), verbose=0)
+    assert run_check("02.probe_features", base=base, features=feats, raw=RAW32).passed
+    raw_feats = base.predict(RAW32.astype("float32"), verbose=0)
+    assert "raw 0-255" in run_check("02.probe_features", base=base, features=raw_feats, raw=RAW32).message
+    twice = base.predict(_right("mobilenet", _right("mobilenet", RAW32)), verbose=0)
+    assert "twice" in run_check("02.probe_features", base=base, features=twice, raw=RAW32).message
+    untrained = keras.applications.MobileNet(weights=None, alpha=0.25, include_top=False,
+                                             input_shape=(32, 32, 3), pooling="avg")
+    untrained.trainable = False
+    outcome = run_check("02.probe_features", base=untrained, features=feats, raw=RAW32)
+    assert outcome.points == 0 and "ImageNet weights" in outcome.message
     base.trainable = True
-    assert "freeze" in run_check("02.probe_features", base=base, features=feats, raw=RAW).message
+    assert "freeze" in run_check("02.probe_features", base=base, features=feats, raw=RAW32).message
 
 
 def test_fastest_meeting_on_the_keras_table_and_unseen_tables():
@@ -70,10 +87,13 @@ def test_fastest_meeting_on_the_keras_table_and_unseen_tables():
                      for bar in KERAS_TABLE_BARS]
     outcome = run_check("02.fastest_meeting", picks=most_accurate)
     assert outcome.points == 0 and "lowest latency_ms" in outcome.message
-    rows = [{"name": "a", "accuracy": None, "latency_ms": 1.0},
-            {"name": "b", "accuracy": 0.9, "latency_ms": 5.0}]
-    assert run_check("02.fastest_meeting_unseen", cases=[[rows, 0.5, "b"], [rows, 0.95, None]]).passed
-    assert not run_check("02.fastest_meeting_unseen", cases=[[rows, 0.5, "a"]]).passed
+    right = [[rows, bar, reference_fastest(rows, bar)] for rows, bar in UNSEEN_CASES]
+    assert run_check("02.fastest_meeting_unseen", cases=right).passed
+    wrong = [[rows, bar, "a"] for rows, bar in UNSEEN_CASES]
+    assert not run_check("02.fastest_meeting_unseen", cases=wrong).passed
+    easy = [{"name": "b", "accuracy": 0.9, "latency_ms": 5.0}]  # the student's own, easier tables
+    outcome = run_check("02.fastest_meeting_unseen", cases=[[easy, bar, "b"] for _, bar in UNSEEN_CASES])
+    assert outcome.points == 0 and "tables were replaced" in outcome.message
 
 
 def test_the_keras_table_matches_the_backbone_registry():

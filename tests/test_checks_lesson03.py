@@ -1,4 +1,4 @@
-"""Tests for lesson 03 checks on tiny Keras models (no mirror, no pretrained weights)."""
+"""Tests for lesson 03 checks: structure hints on tiny Keras models; with the mirror, the genuine base."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from conftest import needs_mirror  # noqa: E402
 from course_utils.grading.registry import run_check  # noqa: E402
 
 
@@ -31,9 +32,41 @@ def test_frozen_features_wants_frozen_pooled_base_and_one_row_per_photo():
     assert "base.trainable = False" in run_check("03.frozen_features", base=base, train_features=feats,
                                                  n_images=4).message
     base.trainable = False
-    assert run_check("03.frozen_features", base=base, train_features=feats, n_images=4).passed
+    assert "is not MobileNetV2" in run_check("03.frozen_features", base=base, train_features=feats,
+                                             n_images=4).message
     assert "expected (5, 3)" in run_check("03.frozen_features", base=base, train_features=feats,
                                           n_images=5).message
+
+
+@pytest.fixture(scope="module")
+def genuine_base():
+    from course_utils import backbones
+
+    base = backbones.load_backbone("mobilenet_v2", 32, pooling="avg", verbose=False)
+    base.trainable = False
+    return base
+
+
+@needs_mirror
+def test_frozen_features_passes_with_the_imagenet_base(genuine_base):
+    feats = np.zeros((4, 1280))
+    assert run_check("03.frozen_features", base=genuine_base, train_features=feats, n_images=4).passed
+
+
+@needs_mirror
+def test_features_recomputed_uses_its_own_photos_and_base(genuine_base):
+    """The lesson's first training photos, through the check's own base: right features pass."""
+    from course_utils import datasets, profiles
+    from course_utils.grading.checks.lesson03 import reference_features
+
+    train = datasets.load_images("cats_and_dogs", "train", 32,
+                                 per_class=profiles.get_profile().train_per_class, seed=42, verbose=False)
+    right = reference_features(32, train.x[:8])
+    assert run_check("03.features_recomputed", base=genuine_base, train_features=right).passed
+    raw = reference_features(32, train.x[:8], preprocess=False)
+    assert "raw 0-255" in run_check("03.features_recomputed", base=genuine_base, train_features=raw).message
+    other = reference_features(32, train.x[8:16])  # features of other photos than the lesson's
+    assert run_check("03.features_recomputed", base=genuine_base, train_features=other).points == 0
 
 
 def test_head_accuracy_needs_sigmoid_and_accuracy():
@@ -61,8 +94,18 @@ def augmented(size: int = 8, augment_first: bool = True) -> keras.Model:
     return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
 
 
-def test_augmentation_inside_accepts_augmentation_before_the_base():
-    assert run_check("03.augmentation_inside", model=augmented()).passed
+def test_augmentation_inside_wants_the_genuine_base():
+    assert "is not MobileNetV2" in run_check("03.augmentation_inside", model=augmented()).message
+
+
+@needs_mirror
+def test_augmentation_inside_accepts_augmentation_before_the_imagenet_base(genuine_base):
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.RandomFlip("horizontal")(inputs)
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(x)
+    x = genuine_base(x, training=False)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+    assert run_check("03.augmentation_inside", model=model).passed
 
 
 def test_augmentation_inside_rejects_augmentation_after_the_base_and_head_only():

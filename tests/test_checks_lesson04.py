@@ -1,4 +1,4 @@
-"""Tests for lesson 04 checks on tiny Keras models (no mirror, no pretrained weights)."""
+"""Tests for lesson 04 checks: hints on tiny Keras models; with the mirror, the genuine MobileNetV2."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from conftest import needs_mirror  # noqa: E402
 from course_utils.grading.registry import run_check  # noqa: E402
 
 
@@ -20,15 +21,16 @@ def tiny_base(size: int = 8) -> keras.Model:
 
 
 def fine_tunable(freeze_bn: bool = True, freeze_bottom: bool = True, lr: float = 1e-5,
-                 unfreeze: bool = True) -> keras.Model:
-    base = tiny_base()
+                 unfreeze: bool = True, base: keras.Model | None = None, start: int = 10) -> keras.Model:
+    base = base or tiny_base()
     base.trainable = unfreeze
     for i, layer in enumerate(base.layers):
         if unfreeze:
-            bottom = freeze_bottom and i < 10
+            bottom = freeze_bottom and i < start
             is_bn = isinstance(layer, keras.layers.BatchNormalization)
             layer.trainable = not bottom and not (is_bn and freeze_bn)
-    inputs = keras.Input((8, 8, 3))
+    size = base.input_shape[1]
+    inputs = keras.Input((size, size, 3))
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
     x = base(x, training=False)
     model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
@@ -36,8 +38,35 @@ def fine_tunable(freeze_bn: bool = True, freeze_bottom: bool = True, lr: float =
     return model
 
 
-def test_unfrozen_top_accepts_the_recipe():
-    assert run_check("04.unfrozen_top", model=fine_tunable()).passed
+def test_unfrozen_top_wants_the_genuine_base():
+    outcome = run_check("04.unfrozen_top", model=fine_tunable())
+    assert outcome.points == 0 and "is not MobileNetV2" in outcome.message
+
+
+def imagenet_fine_tunable() -> keras.Model:
+    """The lesson's recipe on the ImageNet MobileNetV2 at 32 px (from block_13_expand on)."""
+    from course_utils import backbones
+
+    base = backbones.load_backbone("mobilenet_v2", 32, pooling="avg", verbose=False)
+    start = [layer.name for layer in base.layers].index("block_13_expand")
+    return fine_tunable(base=base, start=start)
+
+
+@needs_mirror
+def test_unfrozen_top_and_bn_stays_put_accept_the_recipe_on_the_imagenet_base():
+    model = imagenet_fine_tunable()
+    assert run_check("04.unfrozen_top", model=model).passed
+    assert run_check("04.bn_stays_put", model=model).passed
+
+
+@needs_mirror
+def test_a_changed_frozen_layer_is_no_longer_the_pretrained_network():
+    model = imagenet_fine_tunable()
+    base = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    kernel = base.get_layer("Conv1").kernel
+    kernel.assign(kernel.numpy() * 0)
+    outcome = run_check("04.fine_tuned_accuracy", model=model)
+    assert outcome.points == 0 and "frozen layer 'Conv1'" in outcome.message
 
 
 @pytest.mark.parametrize(("kwargs", "hint"), [
@@ -51,11 +80,15 @@ def test_unfrozen_top_hints(kwargs, hint):
     assert outcome.points == 0 and hint in outcome.message
 
 
+@needs_mirror
 def test_bn_stays_put_measures_the_moving_statistics():
-    assert run_check("04.bn_stays_put", model=fine_tunable()).passed
+    from course_utils import backbones
+
+    base = backbones.load_backbone("mobilenet_v2", 32, pooling="avg", verbose=False)
+    start = [layer.name for layer in base.layers].index("block_13_expand")
     # Trainable BatchNormalization: in Keras 3.15 fit's training=True reaches the nested base
     # despite training=False; if a later Keras honours the flag, the check passes and that is fine.
-    outcome = run_check("04.bn_stays_put", model=fine_tunable(freeze_bn=False))
+    outcome = run_check("04.bn_stays_put", model=fine_tunable(freeze_bn=False, base=base, start=start))
     assert outcome.passed or "moving statistics" in outcome.message
 
 

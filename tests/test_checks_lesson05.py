@@ -47,3 +47,10 @@ def test_pick_threshold_checks():
     answers = [lesson05.reference_threshold(p_, y_, r) for p_, y_, r in lesson05.unseen_threshold_cases()]
     assert run_check("05.pick_threshold_unseen", answers=answers).passed
     assert run_check("05.pick_threshold_unseen", answers=[0.5] * len(answers)).points == 0
+
+
+def test_class_weights_are_judged_on_the_lessons_labels():
+    """Balanced weights for the student's own, easier labels do not count."""
+    easy = np.array([0, 1])
+    outcome = run_check("05.class_weights", class_weight=fairness.class_weights(easy), y=easy)
+    assert outcome.points == 0 and "y_imbalanced" in outcome.message

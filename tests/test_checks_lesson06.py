@@ -56,3 +56,22 @@ def test_choose_remedy_wants_the_best_on_validation():
     worse = run_check("06.choose_remedy", val_scores=scores, choice="none")
     assert worse.points == 0 and "'dropout 0.5'" in worse.message
     assert "each remedy" in run_check("06.choose_remedy", val_scores={"none": 0.7}, choice="none").message
+
+
+def test_unfreeze_top_hidden_runs_only_on_the_lessons_small_base():
+    """The hidden check's model must be the lesson's MobileNetV2 0.35, not an easier stand-in."""
+    from course_utils.grading.checks.lesson06 import small_base
+
+    model = small_base()
+    model.trainable = True
+    for layer in model.layers[:-25]:
+        layer.trainable = False
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    assert run_check("06.unfreeze_top_hidden", model=model).passed
+    stand_in = tiny_base()
+    for layer in stand_in.layers:
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+    outcome = run_check("06.unfreeze_top_hidden", model=stand_in)
+    assert outcome.points == 0 and "not the network the check expects" in outcome.message

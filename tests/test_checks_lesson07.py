@@ -7,6 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from conftest import needs_mirror  # noqa: E402
 from course_utils.grading.checks.lesson07 import coral_pairs, coral_reference  # noqa: E402
 from course_utils.grading.registry import run_check  # noqa: E402
 from course_utils.taught import domain_mismatch as taught07  # noqa: E402
@@ -49,3 +50,35 @@ def test_adabn_statistics_check() -> None:
     adapted = taught07.adabn(source, x)
     assert run_check("07.adabn_statistics", adapted=adapted, source=source, x=x).passed
     assert "Keras model" in run_check("07.adabn_statistics", adapted=3, source=source, x=x).message
+
+
+def digit_models(trained: bool = True) -> tuple[keras.Model, keras.Model]:
+    """A small source model on 32x32x3 digits and its AdaBN copy (BN statistics only differ)."""
+    keras.utils.set_random_seed(0)
+    features = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Rescaling(1 / 255),
+                                 keras.layers.Flatten(), keras.layers.Dense(16, use_bias=False),
+                                 keras.layers.BatchNormalization(), keras.layers.ReLU()])
+    classifier = keras.layers.Dense(10, activation="softmax")
+    source = keras.Sequential([features, classifier])
+    adapted_features = keras.models.clone_model(features)
+    adapted_features.set_weights(features.get_weights())
+    bn = adapted_features.layers[3]
+    bn.moving_mean.assign(bn.moving_mean.numpy() + 1.0)
+    return keras.Sequential([adapted_features, classifier]), source
+
+
+def test_adabn_improves_wants_the_same_network_with_only_new_statistics() -> None:
+    """An "adapted" model with other learned weights is not AdaBN of the baseline."""
+    adapted, source = digit_models()
+    dense = adapted.layers[0].layers[2]
+    dense.kernel.assign(dense.kernel.numpy() + 1.0)
+    outcome = run_check("07.adabn_improves", adapted_model=adapted, source_model=source)
+    assert outcome.points == 0 and "other learned weights" in outcome.message
+
+
+@needs_mirror
+def test_adabn_improves_refuses_an_untrained_baseline() -> None:
+    """A sabotaged (untrained) source-only model is no baseline: it must classify MNIST digits."""
+    adapted, source = digit_models()
+    outcome = run_check("07.adabn_improves", adapted_model=adapted, source_model=source)
+    assert outcome.points == 0 and "not a trained digit classifier" in outcome.message

@@ -1,4 +1,4 @@
-"""The course's command line: ``python -m course_utils {doctor,fetch,run,release,taught,grade}``.
+"""The course's command line: ``python -m course_utils {doctor,fetch,run,site,release,taught,grade}``.
 
 Every subcommand is declared here; each lives in its own module and is imported only
 when used, so ``doctor --help`` does not import TensorFlow.
@@ -30,6 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameters-cell value, e.g. -p EPOCHS=3")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    p = sub.add_parser("site", help="build the website build/site/ from executed lessons (runs nothing)")
+    p.add_argument("--executed", type=Path, metavar="DIR",
+                   help="executed lessons (default: build/, from `run`; build/smoke/: the tests')")
+    p.add_argument("--out", type=Path, metavar="DIR", help="where the site goes (default: build/site/)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and the summary")
     p = sub.add_parser("release", help="generate exercises/ from solutions/")
     p.add_argument("--solutions", default="solutions", help="solution notebooks folder")
     p.add_argument("--exercises", default="exercises", help="exercise notebooks folder")
@@ -59,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
 
         results = run.run(args.lessons, args.profile, args.out, run.parse_params(args.param), args.timeout)
         return 0 if all(r.status == "ok" for r in results) else 1
+    if args.command == "site":
+        from course_utils.cli import site
+
+        return site.build(args.executed, args.out, args.quiet)
     if args.command == "release":
         return _release(args.solutions, args.exercises, args.check)
     if args.command == "taught":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 
 from course_utils import assets, catalog, profiles
 from course_utils.cli.table import format_table
@@ -11,7 +12,10 @@ from course_utils.cli.table import format_table
 
 def environment_rows() -> list[tuple[str, str]]:
     """Return (item, value) rows: Python, TensorFlow, Keras, devices, profile, mirror, cache."""
-    rows = [("Python", platform.python_version())]
+    python = platform.python_version()
+    if sys.version_info < (3, 11):
+        python += "  (TOO OLD: the course needs Python >= 3.11; install 3.11+ and rerun `make setup`)"
+    rows = [("Python", python)]
     try:
         import tensorflow as tf
 
@@ -35,21 +39,44 @@ def environment_rows() -> list[tuple[str, str]]:
     rows.append(("cache", str(assets.keras_home())))
     if assets.offline():
         rows.append(("network", f"{assets.OFFLINE_ENV} set: no downloads"))
+    rows.append(("grading sandbox", sandbox_row()))
     return rows
 
 
+def sandbox_row() -> str:
+    """Whether `grade` can sandbox submissions here (bubblewrap), loudly when it cannot."""
+    from course_utils.grading import sandbox
+
+    status = sandbox.probe()
+    if status.available:
+        return f"{status.description} works ({status.seconds:.1f} s to start a sandbox)"
+    return (f"NONE: {status.description}. `grade` would run submissions unsandboxed (only an "
+            "instructor grading needs this)")
+
+
 def asset_rows(profile: str | None = None) -> list[dict]:
-    """Return one row per asset: name, kind, lessons, status and where it was found."""
+    """Return one row per asset: name, kind, lessons, status and where it was found.
+
+    Files with a known checksum are verified: a changed one is ``CHANGED`` (and counts as missing).
+    """
     rows = []
     for need in catalog.needs_for(profile):
         found = assets.locate(need.asset)
+        status = "available" if found else ("missing (optional)" if need.optional else "MISSING")
+        changed = None
+        if found is not None and need.asset.file_sha256:
+            try:
+                assets.verify(need.asset, found)
+            except assets.AssetChangedError as exc:
+                status, changed = "CHANGED", str(exc)
         rows.append({
             "asset": need.asset.name,
             "kind": need.asset.kind,
             "lessons": " ".join(need.lessons),
-            "status": "available" if found else ("missing (optional)" if need.optional else "MISSING"),
+            "status": status,
             "from": found.source if found else "-",
             "need": need,
+            "changed": changed,
         })
     return rows
 
@@ -64,14 +91,14 @@ def run(profile: str | None = None) -> int:
     print()
     rows = asset_rows(profile)
     print(format_table(rows, ["asset", "kind", "lessons", "status", "from"]))
-    missing = [r for r in rows if r["status"] == "MISSING"]
+    missing = [r for r in rows if r["status"] in ("MISSING", "CHANGED")]
     if not missing:
         print(f"\nAll {len(rows)} assets the {profile or profiles.current_name()} profile needs are "
               "available. You can work offline.")
         return 0
     print(f"\n{len(missing)} needed asset(s) missing:\n")
     for r in missing:
-        print(assets.describe_search(r["need"].asset, fix=False) + "\n")
+        print((r["changed"] or assets.describe_search(r["need"].asset, fix=False)) + "\n")
     print(assets.FIX_HINT)
     if os.environ.get(assets.MIRROR_ENV) is None:
         print("Tip: CI and workshops keep a mirror folder; set COURSE_MIRROR to use it.")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 
 from course_utils.cli.table import format_table
 from course_utils.grading import grader
@@ -20,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check-timeout", type=float, default=grader.DEFAULT_CHECK_TIMEOUT)
     parser.add_argument("--checks-module", action="append", default=[],
                         help="extra module (dotted name or .py path) registering checks; repeatable")
+    parser.add_argument("--sandbox", choices=grader.SANDBOX_MODES, default="auto",
+                        help="run each submission in a bubblewrap sandbox: auto (when available, "
+                             "with a loud warning otherwise), require (fail without one), off")
 
 
 def results_table(results: list[grader.SubmissionResult]) -> str:
@@ -28,21 +33,32 @@ def results_table(results: list[grader.SubmissionResult]) -> str:
     rows = []
     for result in results:
         row = {"submission": result.submission, "score": f"{result.score:g}",
-               "max": f"{result.max_score:g}", "error": result.error or ""}
+               "max": f"{result.max_score:g}", "error": result.error or "", "sandbox": result.sandbox}
         row.update({check.key: f"{check.points:g}" for check in result.checks})
         rows.append(row)
     shown = ["submission", "score", "max", *columns]
+    if any(not result.sandbox.startswith("bwrap") for result in results):
+        shown.append("sandbox")
     if any(result.error for result in results):
         shown.append("error")
     return format_table(rows, shown)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Grade, print the table; exit 1 when a submission could not be graded at all."""
-    results = grader.grade_submissions(
-        args.submissions, solutions_dir=args.solutions, csv=args.csv, feedback_dir=args.feedback,
-        cell_timeout=args.cell_timeout, memory_limit_mb=args.memory_limit_mb,
-        submission_timeout=args.submission_timeout, check_timeout=args.check_timeout,
-        checks_modules=args.checks_module, verbose=True)
+    """Grade, print the table; exit 1 when a submission could not be graded at all (2: no sandbox)."""
+    # A SIGTERM (kill, Ctrl-C's cousin from a scheduler) unwinds normally: the running
+    # submission's sandbox is killed and its temporary folder removed; the CSV is complete.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        results = grader.grade_submissions(
+            args.submissions, solutions_dir=args.solutions, csv=args.csv, feedback_dir=args.feedback,
+            cell_timeout=args.cell_timeout, memory_limit_mb=args.memory_limit_mb,
+            submission_timeout=args.submission_timeout, check_timeout=args.check_timeout,
+            checks_modules=args.checks_module, verbose=True, sandbox_mode=args.sandbox)
+    except RuntimeError as error:
+        print(f"error: {error}")
+        return 2
     print(results_table(results))
+    if results and not results[0].sandbox.startswith("bwrap"):
+        print(f"\nWARNING: graded WITHOUT a sandbox: {results[0].sandbox}. See docs/grading.md.")
     return 1 if any(result.error for result in results) else 0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ast
 import copy
+import datetime
+import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -27,6 +29,7 @@ class LessonResult:
     minutes: float
     headline: str
     error: str = ""
+    headlines: list[dict] = field(default_factory=list)
     notebook: Path | None = None
     html: Path | None = None
 
@@ -102,6 +105,7 @@ def execute_notebook(
         minutes=(time.perf_counter() - start) / 60,
         headline="; ".join(f"{h['label']}: {h['value']}" for h in headlines) or "-",
         error=error,
+        headlines=headlines,
     )
     if out_dir is not None:
         out_dir = Path(out_dir)
@@ -151,6 +155,17 @@ def run(selectors: list[str] | None = None, profile: str | None = None, out_dir:
         print(f"      {result.status} in {result.minutes:.1f} min"
               + (f" -- {result.error}" if result.error else ""), flush=True)
         results.append(result)
+        report.write_summary(out_dir, {result.lesson: summary_entry(result, profile, params)})
     print()
     print(summary_table(results))
+    print(f"\n(also in {out_dir / report.SUMMARY_NAME}; `make site` builds the website from it)")
     return results
+
+
+def summary_entry(result: LessonResult, profile: str, params: dict | None = None) -> dict:
+    """One lesson's line of ``run-summary.json``: what the site's syllabus shows."""
+    return {"profile": profile, "status": result.status, "minutes": round(result.minutes, 2),
+            "headlines": result.headlines, "error": result.error,
+            "params": {name: repr(value) for name, value in (params or {}).items()},
+            "cpus": os.cpu_count(),
+            "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}

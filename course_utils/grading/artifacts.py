@@ -1,18 +1,114 @@
-"""Capture check artifacts in the student's kernel and load them back in the grader.
+"""Capture check artifacts in the student's kernel, collect them safely, load them back.
 
 The capture program is ``capture.py`` beside this file: its text is sent as a cell,
 followed by a call naming the artifacts to store (see that file for why it is written
-the way it is). ``load_artifacts`` reads them back without unpickling anything.
+the way it is). The kernel writes into a folder it controls, so everything there is
+untrusted: once the kernel is dead, :func:`collect_capture` copies out only the expected
+names, only regular files (never following links, never opening FIFOs or devices), each
+within a size limit. ``load_artifacts`` reads them back without unpickling anything.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 import warnings
 from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.json"
+KINDS = ("npy", "json", "keras")
+CHUNK = 1 << 20
+
+
+class UnsafeFile(Exception):
+    """A file the grader refuses to read: a link, a FIFO, a device, a folder, or too large."""
+
+
+def open_regular(path: str | Path, max_bytes: int) -> int:
+    """Open ``path`` read-only as a regular file of at most ``max_bytes``; return the descriptor.
+
+    ``O_NOFOLLOW`` refuses a symlink, ``O_NONBLOCK`` keeps a FIFO from blocking the grader,
+    and ``fstat`` on the opened descriptor (not the name) decides, so a file swapped after
+    a check is never read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UnsafeFile(f"{Path(path).name} is a symbolic link") from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise UnsafeFile(f"{Path(path).name} is not a regular file")
+    if info.st_size > max_bytes:
+        os.close(fd)
+        raise UnsafeFile(f"{Path(path).name} is {info.st_size / 2**20:.1f} MB, over the "
+                         f"{max_bytes / 2**20:g} MB limit")
+    return fd
+
+
+def read_bounded(path: str | Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file (see :func:`open_regular`), never more than ``max_bytes``."""
+    fd = open_regular(path, max_bytes)
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UnsafeFile(f"{Path(path).name} grew over the {max_bytes / 2**20:g} MB limit")
+    return data
+
+
+def copy_bounded(source: str | Path, target: str | Path, max_bytes: int) -> int:
+    """Copy a regular file (see :func:`open_regular`) to a new file ``target``; return its size."""
+    fd = open_regular(source, max_bytes)
+    copied = 0
+    out_flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(fd, "rb") as handle, os.fdopen(os.open(target, out_flags, 0o600), "wb") as out:
+        while chunk := handle.read(CHUNK):
+            copied += len(chunk)
+            if copied > max_bytes:
+                raise UnsafeFile(f"{Path(source).name} grew over the {max_bytes / 2**20:g} MB limit")
+            out.write(chunk)
+    return copied
+
+
+def expected_files(names: list[str]) -> set[str]:
+    """The only file names a capture of ``names`` may produce."""
+    return {MANIFEST} | {f"{name}.{kind}" for name in names for kind in KINDS}
+
+
+def collect_capture(source: Path, names: list[str], target: Path, max_file_bytes: int,
+                    max_total_bytes: int) -> list[str]:
+    """Copy one capture folder's expected files to the new folder ``target``; return problems.
+
+    Only ``manifest.json`` and ``<name>.npy|json|keras`` for the captured ``names`` are
+    copied; a link, FIFO, device or folder under an expected name, or a file over the
+    limits, is left behind and reported. Unexpected names are ignored.
+    """
+    target.mkdir(mode=0o700)
+    problems: list[str] = []
+    try:
+        info = os.lstat(source)
+    except FileNotFoundError:
+        return problems  # the capture cell wrote nothing: load_artifacts says so
+    if not stat.S_ISDIR(info.st_mode):
+        return [f"the capture folder was replaced by a {'link' if stat.S_ISLNK(info.st_mode) else 'file'}"]
+    wanted = expected_files(names)
+    total = 0
+    with os.scandir(source) as entries:
+        present = sorted(entry.name for entry in entries if entry.name in wanted)
+    for name in present:
+        try:
+            budget = max(0, min(max_file_bytes, max_total_bytes - total))
+            total += copy_bounded(source / name, target / name, budget)
+        except (UnsafeFile, OSError) as error:
+            (target / name).unlink(missing_ok=True)
+            problems.append(f"{name} was not collected: {error}")
+    return problems
 CAPTURE_PROGRAM = (Path(__file__).resolve().parent / "capture.py").read_text(encoding="utf-8")
 
 
@@ -49,7 +145,11 @@ def load_artifacts(
     if not manifest_path.exists():
         reason = "the artifacts were not captured (the check cell did not finish)"
         return {}, {name: reason for name in names}
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        reason = f"the artifacts' manifest is not valid JSON ({error})"
+        return {}, {name: reason for name in names}
     values: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for name in names:

@@ -15,7 +15,8 @@ CHECK_TAG = "check"
 HIDDEN_CHECK_TAG = "hidden-check"
 BEGIN_SOLUTION = "BEGIN SOLUTION"
 END_SOLUTION = "END SOLUTION"
-LESSON_PREFIX = re.compile(r"^(\d+)_")
+LESSON_PREFIX = re.compile(r"^(\d{2})_")
+LESSON_ID = re.compile(r"^\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,17 @@ class CheckCall:
 def read_notebook(path: str | Path) -> NotebookNode:
     """Read a v4 notebook, giving cells without an id a deterministic one."""
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    return parse_notebook(path.read_text(encoding="utf-8"), path.stem)
+
+
+def parse_notebook(text: str, stem: str) -> NotebookNode:
+    """Parse notebook JSON; cells without an id get one derived from ``stem`` and their index."""
+    nb = nbformat.reads(text, as_version=4)
     if nb.nbformat_minor < 5:
         nb.nbformat_minor = 5
     for index, cell in enumerate(nb.cells):
         if not cell.get("id"):
-            digest = hashlib.sha1(f"{path.stem}:{index}".encode()).hexdigest()
+            digest = hashlib.sha1(f"{stem}:{index}".encode()).hexdigest()
             cell["id"] = digest[:12]
     return nb
 
@@ -95,16 +101,25 @@ def lesson_from_name(path: str | Path) -> str | None:
 
 
 def lesson_of(path: str | Path, nb: NotebookNode) -> str | None:
-    """Lesson of a notebook: metadata ``course.lesson`` if present, else the file prefix."""
+    """Lesson of a notebook: metadata ``course.lesson`` if present, else the file prefix.
+
+    Raises ``ValueError`` when the metadata holds anything but two digits: the id names
+    a solution file, so it must never be a path or a pattern.
+    """
     course = nb.get("metadata", {}).get("course", {})
     lesson = course.get("lesson") if isinstance(course, dict) else None
     if lesson is not None and str(lesson).strip():
-        return str(lesson).strip()
+        text = str(lesson).strip()
+        if not LESSON_ID.match(text):
+            raise ValueError(f"the notebook's lesson id {text[:40]!r} is not two digits (e.g. '01')")
+        return text
     return lesson_from_name(path)
 
 
 def find_solution(lesson: str, solutions_dir: str | Path) -> Path:
-    """Return the single ``NN_*.ipynb`` solution notebook for a lesson."""
+    """Return the single ``NN_*.ipynb`` solution notebook for a lesson (``NN`` two digits)."""
+    if not LESSON_ID.match(str(lesson)):
+        raise ValueError(f"lesson ids are two digits, got {str(lesson)[:40]!r}")
     matches = sorted(Path(solutions_dir).glob(f"{lesson}_*.ipynb"))
     if len(matches) != 1:
         raise FileNotFoundError(

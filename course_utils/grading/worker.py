@@ -1,9 +1,12 @@
-"""Fresh-process entry point that runs graded checks on captured artifacts.
+"""Fresh-process entry point that runs graded checks on collected artifacts.
 
-The grader starts ``python -m course_utils.grading.worker JOB RESULTS`` with a fresh
-copy of the package first on ``sys.path``, so nothing a student did in their kernel
-(monkeypatching, deleting files) can influence the checks. Results are appended as
-one JSON line per check, so a crash or timeout keeps the results already written.
+The grader starts it isolated: ``python -I`` (no ``PYTHONPATH``, no user site, no
+current folder on ``sys.path``) with a fresh copy of the package put first on
+``sys.path`` explicitly (:data:`BOOTSTRAP`), in a folder created after the student's
+kernel was dead, and, where bubblewrap is available, in its own sandbox (no network,
+read-only artifacts, only its results folder writable). Results go to a file that must
+not exist yet (``x`` mode: nothing can be pre-filled), one JSON line per check, so a
+crash or timeout keeps the results already written.
 """
 
 from __future__ import annotations
@@ -12,16 +15,27 @@ import json
 import sys
 from pathlib import Path
 
-from course_utils.grading.artifacts import load_artifacts
-from course_utils.grading.registry import load_checks_module, run_check
+MAX_MESSAGE_CHARS = 2000
+
+# Run as ``python -I -c BOOTSTRAP PACKAGE_PARENT JOB RESULTS``: the package copy is the
+# only non-standard entry on sys.path, whatever the environment says.
+BOOTSTRAP = (
+    "import sys\n"
+    "sys.path.insert(0, sys.argv[1])\n"
+    "from course_utils.grading.worker import main\n"
+    "sys.exit(main(sys.argv[2:]))\n"
+)
 
 
 def run_job(job_path: str | Path, results_path: str | Path) -> None:
-    """Run every check of a job file and append one JSON result line per check."""
+    """Run every check of a job file and write one JSON result line per check."""
+    from course_utils.grading.artifacts import load_artifacts
+    from course_utils.grading.registry import load_checks_module, run_check
+
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     for module in job.get("checks_modules", []):
         load_checks_module(module)
-    with open(results_path, "a", encoding="utf-8") as results:
+    with open(results_path, "x", encoding="utf-8") as results:
         for item in job["items"]:
             values, problems = load_artifacts(item["dir"], list(item["artifacts"]))
             if problems:
@@ -29,7 +43,7 @@ def run_job(job_path: str | Path, results_path: str | Path) -> None:
             else:
                 outcome = run_check(item["check"], **values)
                 points, message = outcome.points, outcome.message
-            record = {"key": item["key"], "points": points, "message": message}
+            record = {"key": item["key"], "points": points, "message": message[:MAX_MESSAGE_CHARS]}
             results.write(json.dumps(record) + "\n")
             results.flush()
 

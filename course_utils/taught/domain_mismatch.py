@@ -72,7 +72,7 @@ def adabn(model, target_x, batch_size=512):
     adapted = keras.models.clone_model(model)
     adapted.set_weights(model.get_weights())
     for bn in batchnorm_layers(adapted):
-        probe = keras.Model(adapted.inputs, bn.input)          # everything before this BN layer
+        probe = keras.Model(adapted.inputs[0], bn.input)       # everything before this BN layer
         acts = predict_batches(probe, target_x, batch_size)
         axes = tuple(range(acts.ndim - 1))                     # all but the channel axis
         bn.moving_mean.assign(acts.mean(axis=axes))

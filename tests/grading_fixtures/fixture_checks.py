@@ -17,25 +17,30 @@ def squares_check(squares: object) -> None:
         raise CheckFailed(f"squares should be [0, 1, 4, 9, 16], got {array.tolist()}")
 
 
-def _check_standardised(z: object) -> None:
-    """Raise unless ``z`` has mean 0 and standard deviation 1."""
+def _check_standardised(z: object, data: list[float]) -> None:
+    """Raise unless ``z`` is ``data`` standardised, recomputed here (a mean-0 std-1 fake fails)."""
     array = np.asarray(z, dtype=float)
+    expected = (np.asarray(data) - np.mean(data)) / np.std(data)
+    if array.shape != expected.shape:
+        raise CheckFailed(f"the result should have shape {expected.shape}, got {array.shape}")
     if not np.isclose(array.mean(), 0.0):
         raise CheckFailed(f"the result should have mean 0, got {array.mean():.3f}")
     if not np.isclose(array.std(), 1.0):
         raise CheckFailed(f"the result should have standard deviation 1, got {array.std():.3f}")
+    if not np.allclose(array, expected):
+        raise CheckFailed(f"the result should be {np.round(expected, 3).tolist()}")
 
 
 @register_check("99.normalise", points=2)
 def normalise_check(z: object) -> None:
-    """``z = normalise(data)`` is standardised."""
-    _check_standardised(z)
+    """``z = normalise([1, 2, 3, 4])`` is that data standardised."""
+    _check_standardised(z, [1.0, 2.0, 3.0, 4.0])
 
 
 @register_check("99.normalise_hidden", points=1)
 def normalise_hidden_check(z: object) -> None:
-    """``normalise`` also works on data the student never saw."""
-    _check_standardised(z)
+    """``normalise`` also works on data the student never saw (the hidden cell's [10, 0, 5])."""
+    _check_standardised(z, [10.0, 0.0, 5.0])
 
 
 @register_check("99.accuracy", points=2)

@@ -1,6 +1,10 @@
 """Checks for lesson 01 (what is transfer learning): frozen base, head, raw-pixel model, a new task.
 
 Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
+The base must be MobileNetV2 with its ImageNet weights; the hidden checks judge the
+student's models on held-out test photos they load themselves (never the student's
+validation set), against a from-scratch baseline they fit themselves (logistic regression
+on raw pixels: cheap, deterministic, and not something a submission can choose or spoil).
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from course_utils.grading.checks.common import (
     BINARY_LOSSES,
     CATEGORICAL_LOSSES,
     activation_name,
+    find_backbone,
     flat_layers,
-    is_backbone,
+    held_out_images,
     loss_name,
     model_accuracy,
+    require_imagenet_backbone,
     require_model,
 )
 from course_utils.grading.registry import CheckFailed, CheckResult, register_check
@@ -26,7 +32,23 @@ MIN_TEST_ACCURACY = 0.85
 MIN_NEW_TASK_ACCURACY = 0.8
 NEW_TASK_CLASSES = 7  # PACS photos: dog, elephant, giraffe, guitar, horse, house, person
 PIXEL_SIZE = 32
+TEST_PER_CLASS = 100  # held-out test photos per class the hidden checks score on
 SPARSE_LOSSES = {"sparse_categorical_crossentropy", "sparsecategoricalcrossentropy"}
+BACKBONE = "mobilenet_v2"
+FEATURES = 1280  # MobileNetV2's pooled feature vector
+
+
+def _require_frozen_base(model: Any, name: str) -> None:
+    """``model`` holds a pretrained base (a nested model with many layers), frozen."""
+    if find_backbone(model, name).trainable_weights:
+        raise CheckFailed(f"the base inside `{name}` is trainable; keep base.trainable = False")
+
+
+def _require_frozen_pretrained(model: Any, name: str) -> None:
+    """``model`` holds the genuine ImageNet MobileNetV2, frozen."""
+    _require_frozen_base(model, name)
+    require_imagenet_backbone(model, BACKBONE, name)
+
 
 @register_check("01.frozen_base", points=2)
 def frozen_base(base: Any) -> None:
@@ -40,12 +62,16 @@ def frozen_base(base: Any) -> None:
             f"({trainable_weights} trainable weight tensors); freeze it with "
             "base.trainable = False before building and compiling the head"
         )
+    require_imagenet_backbone(base, BACKBONE, "base")
 
 
 @register_check("01.head_output", points=2)
 def head_output(head: Any) -> CheckResult | None:
-    """The classifier ends in 1 sigmoid unit or 2 softmax units, with a matching loss."""
+    """The classifier takes MobileNetV2's features, ends in 1 sigmoid or 2 softmax units, matching loss."""
     require_model(head, "head")
+    if len(head.input_shape) != 2 or head.input_shape[-1] != FEATURES:
+        raise CheckFailed(f"the head takes {head.input_shape}; it classifies the base's feature vectors: "
+                          f"keras.Input(({FEATURES},)), i.e. keras.Input((train_features.shape[1],))")
     last = head.layers[-1]
     units = head.outputs[0].shape[-1] if head.outputs else None
     activation = activation_name(last)
@@ -91,16 +117,6 @@ def _raw_photo_model(model: Any, name: str) -> int:
     return int(shape[1])
 
 
-def _has_frozen_base(model: Any, name: str) -> None:
-    """Fail unless ``model`` holds a pretrained backbone and that backbone is frozen."""
-    bases = [layer for layer in flat_layers(model) if is_backbone(layer)]
-    if not bases:
-        raise CheckFailed(f"no pretrained base inside `{name}`; put your frozen `base` between the "
-                          "preprocessing and the head")
-    if bases[0].trainable_weights:
-        raise CheckFailed(f"the base inside `{name}` is trainable; keep base.trainable = False")
-
-
 def pixel_baseline(image_size: int = PIXEL_SIZE, per_class: int = 50, seed: int = 42):
     """The grader's own from-scratch baseline: logistic regression on raw pixels.
 
@@ -128,7 +144,7 @@ def pixel_baseline(image_size: int = PIXEL_SIZE, per_class: int = 50, seed: int 
 def end_to_end(pretrained: Any, pretrained_acc: Any, x: Any, y: Any) -> None:
     """The raw-pixel model: photos in, one probability out, the frozen base inside, honest accuracy."""
     _raw_photo_model(pretrained, "pretrained")
-    _has_frozen_base(pretrained, "pretrained")
+    _require_frozen_base(pretrained, "pretrained")
     if pretrained.outputs[0].shape[-1] != 1:
         raise CheckFailed("`pretrained` should output one number per photo, P(dog): end with your head")
     try:
@@ -142,15 +158,15 @@ def end_to_end(pretrained: Any, pretrained_acc: Any, x: Any, y: Any) -> None:
     if measured < 0.5 + MIN_GAIN:
         raise CheckFailed(f"the model scores {measured:.2f} on the raw validation photos; does it "
                           "preprocess inside (Rescaling(1 / 127.5, offset=-1)) before the base?")
+    require_imagenet_backbone(pretrained, BACKBONE, "pretrained")
 
 
 @register_check("01.end_to_end_accuracy", points=2)
 def end_to_end_accuracy(pretrained: Any) -> None:
-    """Hidden: the raw-pixel model on the held-out test photos (loaded here, never seen) >= 0.85."""
-    from course_utils import datasets
-
+    """Hidden: the raw-pixel model, on the frozen ImageNet base, on held-out test photos >= 0.85."""
     size = _raw_photo_model(pretrained, "pretrained")
-    photos = datasets.load_images("cats_and_dogs", "test", size, verbose=False)
+    _require_frozen_pretrained(pretrained, "pretrained")
+    photos = held_out_images("cats_and_dogs", size, per_class=TEST_PER_CLASS, split="test")
     accuracy = model_accuracy(pretrained, photos.x.astype("float32"), photos.y)
     if accuracy < MIN_TEST_ACCURACY:
         raise CheckFailed(
@@ -162,11 +178,10 @@ def end_to_end_accuracy(pretrained: Any) -> None:
 @register_check("01.beats_pixel_baseline", points=2)
 def beats_pixel_baseline(pretrained: Any) -> None:
     """Hidden: on the test photos, the model beats the grader's own from-scratch baseline by >= 0.1."""
-    from course_utils import datasets
-
     size = _raw_photo_model(pretrained, "pretrained")
+    _require_frozen_pretrained(pretrained, "pretrained")
     clf, pixels = pixel_baseline()
-    photos = datasets.load_images("cats_and_dogs", "test", size, verbose=False)
+    photos = held_out_images("cats_and_dogs", size, per_class=TEST_PER_CLASS, split="test")
     baseline = float(clf.score(pixels(photos.x), photos.y))
     accuracy = model_accuracy(pretrained, photos.x.astype("float32"), photos.y)
     if accuracy - baseline < MIN_GAIN:
@@ -179,7 +194,7 @@ def beats_pixel_baseline(pretrained: Any) -> None:
 def new_task_model(model: Any, x: Any, y: Any) -> None:
     """Seven classes: seven softmax outputs (or logits) with a loss for integer labels."""
     _raw_photo_model(model, "objects_model")
-    _has_frozen_base(model, "objects_model")
+    _require_frozen_base(model, "objects_model")
     units = model.outputs[0].shape[-1]
     activation = activation_name(flat_layers(model)[-1])
     loss, from_logits = loss_name(model)
@@ -200,6 +215,7 @@ def new_task_model(model: Any, x: Any, y: Any) -> None:
         raise CheckFailed(f"the model scores {accuracy:.2f} on the validation photos (expected >= "
                           f"{MIN_NEW_TASK_ACCURACY}; chance is {1 / n:.2f}); was the head trained on the "
                           "frozen features?")
+    require_imagenet_backbone(model, BACKBONE, "objects_model")
 
 
 @register_check("01.new_task_unseen", points=2)
@@ -208,6 +224,7 @@ def new_task_unseen(model: Any) -> None:
     from course_utils import datasets
 
     size = _raw_photo_model(model, "objects_model")
+    _require_frozen_pretrained(model, "objects_model")
     photos = datasets.load_images("pacs", "test", size, per_class=20, seed=7, domain="photo",
                                   verbose=False)
     accuracy = model_accuracy(model, photos.x.astype("float32"), photos.y)

@@ -1,6 +1,9 @@
 """Checks for lesson 02 (choosing a pretrained model): preprocessing, probe features, choosing.
 
 Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
+The hidden checks compare the student's functions on inputs the check chose itself
+(:func:`unseen_pixels`, :data:`UNSEEN_CASES`), and the probe's base must be MobileNet 0.25
+with its ImageNet weights.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from course_utils.grading.checks.common import require_imagenet_backbone
 from course_utils.grading.registry import CheckFailed, register_check
 
 # Published by Keras (https://keras.io/api/applications/): ImageNet top-1 and CPU time per
@@ -21,6 +25,20 @@ KERAS_TABLE = [
     {"name": "efficientnet_b0", "accuracy": 0.771, "latency_ms": 46.0},
 ]
 KERAS_TABLE_BARS = (0.70, 0.71, 0.75, 0.78, 0.80)
+UNSEEN_PIXELS_SEED = 2024
+# The hidden check's tables and bars (the solution's hidden cell builds the same ones).
+_UNSEEN_ROWS = [{"name": "a", "accuracy": 0.91, "latency_ms": 30.0},
+                {"name": "b", "accuracy": None, "latency_ms": 1.0},
+                {"name": "c", "accuracy": 0.95, "latency_ms": 12.5},
+                {"name": "d", "accuracy": 0.89, "latency_ms": 3.0}]
+UNSEEN_CASES = [(_UNSEEN_ROWS, bar) for bar in (0.85, 0.90, 0.93, 0.96)] + [
+    ([{"name": "solo", "accuracy": 0.5, "latency_ms": 9.0}], 0.5),
+    ([{"name": "x", "accuracy": None, "latency_ms": 2.0}], 0.0)]
+
+
+def unseen_pixels() -> np.ndarray:
+    """The hidden check's own raw photos: 4 random 16x16 uint8 RGB images (seed 2024)."""
+    return np.random.default_rng(UNSEEN_PIXELS_SEED).integers(0, 256, (4, 16, 16, 3)).astype("uint8")
 
 
 def _keras_preprocess(module: str, raw: np.ndarray) -> np.ndarray:
@@ -76,8 +94,15 @@ def prepare_for(raw: Any, ours: Any, scaled: Any) -> None:
 
 @register_check("02.prepare_for_other_backbones", points=2)
 def prepare_for_other_backbones(raw: Any, resnet: Any, effnet: Any, mobilenet: Any) -> None:
-    """Hidden: the same function is right for ResNet50 ([0, 1] input), EfficientNet, MobileNet."""
+    """Hidden: the same function is right for ResNet50 ([0, 1] input), EfficientNet, MobileNet.
+
+    ``raw`` must be the check's own :func:`unseen_pixels` (a student's easier pixels, e.g.
+    zeros, which look the same scaled or not, do not count).
+    """
     raw = np.asarray(raw)
+    if raw.shape != unseen_pixels().shape or not np.array_equal(raw, unseen_pixels()):
+        raise CheckFailed("the hidden check's pixels were replaced; prepare_for must be tried on the "
+                          "pixels the check chooses")
     for value, module, what in ((resnet, "resnet50", "ResNet50 on [0, 1] floats"),
                                 (effnet, "efficientnet", "EfficientNetB0 on uint8"),
                                 (mobilenet, "mobilenet", "MobileNet on float 0-255")):
@@ -93,6 +118,7 @@ def probe_features(base: Any, features: Any, raw: Any) -> None:
         raise CheckFailed(f"`base025` should be a Keras model, got {type(base).__name__}")
     if base.trainable_weights:
         raise CheckFailed("freeze the base: base025.trainable = False")
+    require_imagenet_backbone(base, "mobilenet_025", "base025")
     raw = np.asarray(raw)
     if len(base.output_shape) != 2:
         raise CheckFailed(f"the base outputs {base.output_shape}; build it with pooling='avg' so each "
@@ -148,7 +174,14 @@ def fastest_meeting(picks: Any) -> None:
 
 @register_check("02.fastest_meeting_unseen", points=2)
 def fastest_meeting_unseen(cases: Any) -> None:
-    """Hidden: the student's function on tables it has not seen (unsorted, missing accuracies)."""
-    if not isinstance(cases, list) or not cases:
-        raise CheckFailed("expected a list of (rows, bar, pick) cases")
-    _compare_picks([(rows, float(bar), pick) for rows, bar, pick in cases])
+    """Hidden: the student's function on tables it has not seen (unsorted, missing accuracies).
+
+    Only the picks come from the student: the tables and bars must be :data:`UNSEEN_CASES`.
+    """
+    if not isinstance(cases, list) or len(cases) != len(UNSEEN_CASES):
+        raise CheckFailed(f"expected {len(UNSEEN_CASES)} (rows, bar, pick) cases")
+    for case, (rows, bar) in zip(cases, UNSEEN_CASES, strict=True):
+        if not isinstance(case, list) or len(case) != 3 or case[0] != rows or case[1] != bar:
+            raise CheckFailed("the hidden check's tables were replaced; fastest_meeting must be tried "
+                              "on the tables the check chooses")
+    _compare_picks([(rows, bar, case[2]) for case, (rows, bar) in zip(cases, UNSEEN_CASES, strict=True)])

@@ -1,10 +1,13 @@
 """Checks for lesson 03 (feature extraction): cached features, a head on them, augmentation.
 
 Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
+The base must be MobileNetV2 with its ImageNet weights; the hidden checks compute features
+with their own copy of that base, of photos they load themselves.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -13,8 +16,11 @@ from course_utils.grading.checks.common import (
     activation_name,
     as_array,
     flat_layers,
+    held_out_images,
     is_backbone,
     model_accuracy,
+    require_image_size,
+    require_imagenet_backbone,
     require_model,
 )
 from course_utils.grading.registry import CheckFailed, register_check
@@ -25,6 +31,7 @@ AUGMENTATION_LAYERS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTran
                        "RandomContrast", "RandomCrop", "RandomBrightness")
 C_CANDIDATES = (0.001, 0.01, 0.1, 1.0, 10.0)
 TIE = 0.011  # one validation photo in a hundred: scores this close count as a tie
+TEST_PER_CLASS = 100  # held-out test photos per class the hidden checks score on
 
 
 def probe_scores(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
@@ -47,6 +54,37 @@ def _as_choice(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError) as error:
         raise CheckFailed(f"`best_C` should be one of {list(C_CANDIDATES)}, got {value!r}") from error
+BACKBONE = "mobilenet_v2"
+LESSON_SEED = 42  # the lesson's SEED: the training photos are sampled with it
+RECOMPUTED = 8  # training photos whose features the hidden check recomputes
+
+
+def reference_features(image_size: int, images: np.ndarray, preprocess: bool = True) -> np.ndarray:
+    """Features of raw photos by the check's own ImageNet MobileNetV2 (pooled), preprocessed once.
+
+    ``preprocess=False`` feeds the raw pixels instead (the mistake a hint names).
+    """
+    from course_utils import backbones
+
+    base = _reference_base(int(image_size))
+    x = backbones.preprocess(BACKBONE, images) if preprocess else np.asarray(images, dtype="float32")
+    return np.asarray(base.predict(x, verbose=0))
+
+
+@functools.lru_cache(maxsize=2)
+def _reference_base(image_size: int) -> Any:
+    from course_utils import backbones
+
+    return backbones.load_backbone(BACKBONE, image_size, pooling="avg", verbose=False)
+
+
+def _base_size(base: Any) -> int:
+    shape = base.input_shape
+    if len(shape) != 4 or not shape[1]:
+        raise CheckFailed(f"`base` should take photos (None, size, size, 3), got {shape}")
+    return int(shape[1])
+
+
 @register_check("03.frozen_features", points=2)
 def frozen_features(base: Any, train_features: Any, n_images: Any) -> None:
     """The base is frozen and pooled, and there is one feature vector per training photo."""
@@ -62,27 +100,37 @@ def frozen_features(base: Any, train_features: Any, n_images: Any) -> None:
     if feats.shape != expected:
         raise CheckFailed(f"`train_features` has shape {feats.shape}; expected {expected}: one "
                           "vector per training photo (features.extract_features(base, ...))")
+    require_imagenet_backbone(base, BACKBONE, "base")
 
 
 @register_check("03.features_recomputed", points=2)
-def features_recomputed(base: Any, x: Any, train_features: Any) -> None:
-    """Hidden: the cached features equal the base's output on preprocessed photos."""
-    from course_utils import backbones
+def features_recomputed(base: Any, train_features: Any) -> None:
+    """Hidden: the cached features equal the check's own MobileNetV2 features of the training photos.
+
+    The check loads the first training photos itself, as the lesson does (``cats_and_dogs``
+    train split, the profile's ``train_per_class``, seed 42), so neither the photos nor the
+    base that computes the expected features come from the student.
+    """
+    from course_utils import datasets, profiles
 
     require_model(base, "base")
-    raw = np.asarray(x)
+    require_imagenet_backbone(base, BACKBONE, "base")
+    size = _base_size(base)
+    train = datasets.load_images("cats_and_dogs", "train", size,
+                                 per_class=profiles.get_profile().train_per_class, seed=LESSON_SEED,
+                                 verbose=False)
+    raw = train.x[:RECOMPUTED]
     feats = as_array(train_features, "train_features")[: len(raw)]
-    expected = np.asarray(base.predict(backbones.preprocess("mobilenet_v2", raw), verbose=0))
+    expected = reference_features(size, raw)
     if feats.shape != expected.shape:
         raise CheckFailed(f"features of shape {feats.shape}, expected {expected.shape}")
     if np.allclose(feats, expected, atol=1e-3, rtol=1e-3):
         return None
-    unprocessed = np.asarray(base.predict(raw.astype("float32"), verbose=0))
-    if np.allclose(feats, unprocessed, atol=1e-3, rtol=1e-3):
+    if np.allclose(feats, reference_features(size, raw, preprocess=False), atol=1e-3, rtol=1e-3):
         raise CheckFailed("your features come from raw 0-255 pixels; preprocess the photos with "
                           "backbones.preprocess('mobilenet_v2', photos) before extracting features")
-    raise CheckFailed("your features are not MobileNetV2's output on the training photos in order; "
-                      "compute them with features.extract_features(base, "
+    raise CheckFailed("your features are not MobileNetV2's output on the training photos in order "
+                      "(train.x as the lesson loads it); compute them with features.extract_features(base, "
                       "backbones.preprocess('mobilenet_v2', train.x))")
 
 
@@ -105,18 +153,16 @@ def head_accuracy(head: Any, val_features: Any, y: Any) -> None:
 
 @register_check("03.head_on_unseen_photos", points=2)
 def head_on_unseen_photos(base: Any, head: Any) -> None:
-    """Hidden: base + head classify the held-out test photos (loaded here, never seen) >= 0.85."""
-    from course_utils import backbones, datasets
-
+    """Hidden: the head classifies held-out test photos >= 0.85 from the check's own base's features."""
     require_model(base, "base")
     require_model(head, "head")
-    size = int(base.input_shape[1])
-    photos = datasets.load_images("cats_and_dogs", "test", size, verbose=False)
-    feats = base.predict(backbones.preprocess("mobilenet_v2", photos.x), verbose=0)
-    accuracy = model_accuracy(head, feats, photos.y)
+    require_imagenet_backbone(base, BACKBONE, "base")
+    size = _base_size(base)
+    photos = held_out_images("cats_and_dogs", size, per_class=TEST_PER_CLASS, split="test")
+    accuracy = model_accuracy(head, reference_features(size, photos.x), photos.y)
     if accuracy < MIN_UNSEEN_ACCURACY:
-        raise CheckFailed(f"on {len(photos)} held-out test photos your base + head score {accuracy:.2f}; "
-                          f"expected >= {MIN_UNSEEN_ACCURACY}")
+        raise CheckFailed(f"on {len(photos)} held-out test photos your head scores {accuracy:.2f} on "
+                          f"MobileNetV2's features; expected >= {MIN_UNSEEN_ACCURACY}")
 
 
 @register_check("03.augmentation_inside", points=2)
@@ -140,6 +186,7 @@ def augmentation_inside(model: Any) -> None:
                           "then the base")
     if layers[bases[0]].trainable_weights:
         raise CheckFailed("the base inside `model` is trainable; set base.trainable = False")
+    require_imagenet_backbone(layers[bases[0]], BACKBONE, "the base inside `model`")
     size = int(model.input_shape[1])
     x = np.random.default_rng(0).uniform(0, 255, (2, size, size, 3)).astype("float32")
     if not np.allclose(model.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5):
@@ -178,22 +225,21 @@ def choose_on_validation(val_scores: Any, best_C: Any, train_features: Any, trai
 
 
 @register_check("03.choice_recomputed", points=2)
-def choice_recomputed(best_C: Any, image_size: Any, per_class: Any, val_per_class: Any) -> None:
-    """Hidden: the grader scores the candidates itself (its own base and photos); the choice must
-    be one of the best on validation."""
-    from course_utils import backbones, datasets, features
+def choice_recomputed(best_C: Any, image_size: Any) -> None:
+    """Hidden: the grader scores the candidates itself (its own base, the lesson's photos); the
+    choice must be one of the best on validation."""
+    from course_utils import datasets, features, profiles
 
     choice = _as_choice(best_C)
-    size, n, n_val = int(image_size), int(per_class), int(val_per_class)
-    base = backbones.load_backbone("mobilenet_v2", size, pooling="avg", verbose=False)
-    train = datasets.load_images("cats_and_dogs", "train", size, per_class=n, seed=42, verbose=False)
-    val = datasets.load_images("cats_and_dogs", "validation", size, per_class=n_val, seed=42,
-                               verbose=False)
-
-    def feats(x):
-        return features.extract_features(base, backbones.preprocess("mobilenet_v2", x), verbose=False)
-
-    scores = probe_scores(feats(train.x), train.y, feats(val.x), val.y)
+    size = require_image_size(image_size)
+    profile = profiles.get_profile()
+    base = _reference_base(size)
+    splits = {split: datasets.load_images("cats_and_dogs", split, size, per_class=n, seed=LESSON_SEED,
+                                          verbose=False)
+              for split, n in (("train", profile.train_per_class), ("validation", profile.val_per_class))}
+    f = {split: features.extract_features(base, d.x, preprocess=BACKBONE, verbose=False)
+         for split, d in splits.items()}
+    scores = probe_scores(f["train"], splits["train"].y, f["validation"], splits["validation"].y)
     good = [c for c, v in scores.items() if v >= max(scores.values()) - TIE]
     if choice not in good:
         table = ", ".join(f"C={c}: {v:.3f}" for c, v in scores.items())

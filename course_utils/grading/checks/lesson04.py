@@ -1,6 +1,9 @@
 """Checks for lesson 04 (fine-tuning): the unfrozen top, BatchNormalization, logits and loss.
 
 Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
+The base inside the model must be MobileNetV2 whose frozen layers still hold the ImageNet
+weights (only the unfrozen top may have been trained); accuracy is measured on photos the
+check loads itself.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import numpy as np
 from course_utils.grading.checks.common import (
     activation_name,
     batchnorm_layers,
+    held_out_images,
     is_backbone,
     loss_name,
+    require_imagenet_backbone,
     require_model,
 )
 from course_utils.grading.registry import CheckFailed, register_check
@@ -21,6 +26,8 @@ from course_utils.grading.registry import CheckFailed, register_check
 MAX_FINE_TUNE_LR = 1e-4
 MIN_FINE_TUNED_ACCURACY = 0.85
 PAIRING_ANSWERS = ("ok", "double sigmoid", "logits read as probabilities")
+BACKBONE = "mobilenet_v2"
+TEST_PER_CLASS = 100  # held-out test photos per class the hidden check scores on
 
 
 def _base_of(model: Any) -> Any:
@@ -30,6 +37,11 @@ def _base_of(model: Any) -> Any:
         raise CheckFailed("no pretrained base inside `model`; build it as Input -> Rescaling -> "
                           "base(x, training=False) -> head")
     return bases[0]
+
+
+def _require_pretrained(base: Any) -> None:
+    """The base is MobileNetV2; its frozen layers hold the ImageNet weights (the top may be trained)."""
+    require_imagenet_backbone(base, BACKBONE, "the base inside `model`", trained_layers_may_differ=True)
 
 
 def _learning_rate(model: Any) -> float | None:
@@ -72,6 +84,7 @@ def unfrozen_top(model: Any) -> None:
     if lr > MAX_FINE_TUNE_LR:
         raise CheckFailed(f"learning rate {lr:g} is too high for fine-tuning: it would wreck the "
                           f"pretrained features; use <= {MAX_FINE_TUNE_LR:g}, e.g. Adam(1e-5)")
+    _require_pretrained(base)
 
 
 @register_check("04.bn_stays_put", points=2)
@@ -81,6 +94,7 @@ def bn_stays_put(model: Any) -> None:
     base = _base_of(model)
     if getattr(model, "optimizer", None) is None:
         raise CheckFailed("`model` is not compiled")
+    _require_pretrained(base)
     norms = batchnorm_layers(base)
     before = [layer.moving_mean.numpy().copy() for layer in norms]
     size = int(model.input_shape[1])
@@ -96,14 +110,13 @@ def bn_stays_put(model: Any) -> None:
 
 @register_check("04.fine_tuned_accuracy", points=2)
 def fine_tuned_accuracy(model: Any) -> None:
-    """Hidden: the fine-tuned model on the held-out test photos (loaded here, never seen) >= 0.85."""
-    from course_utils import datasets
-
+    """Hidden: the fine-tuned MobileNetV2 on held-out test photos (loaded here, never seen) >= 0.85."""
     require_model(model, "model")
     shape = model.input_shape
-    if len(shape) != 4 or shape[1] != shape[2]:
+    if len(shape) != 4 or shape[1] != shape[2] or not shape[1]:
         raise CheckFailed(f"`model` should take square photos (None, size, size, 3), got {shape}")
-    photos = datasets.load_images("cats_and_dogs", "test", int(shape[1]), verbose=False)
+    _require_pretrained(_base_of(model))
+    photos = held_out_images("cats_and_dogs", int(shape[1]), per_class=TEST_PER_CLASS, split="test")
     accuracy = float(np.mean(_predicted_class(model, photos.x.astype("float32")) == photos.y))
     if accuracy < MIN_FINE_TUNED_ACCURACY:
         raise CheckFailed(f"on {len(photos)} held-out test photos the fine-tuned model scores "

@@ -1,6 +1,11 @@
 """Checks for lesson 06 (overfitting): early stopping, a regularised head, unfreezing the top layers.
 
 Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
+The hidden checks compute features with their own ImageNet MobileNetV2 of photos they load
+themselves (held-out test photos for the head, which must beat the majority-class baseline
+there), train exercise 1's remedies themselves, and try the student's
+``unfreeze_top`` only on the untrained MobileNetV2 0.35 the lesson builds, verified layer by
+layer.
 """
 
 from __future__ import annotations
@@ -9,10 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import require_model
+from course_utils.grading.checks.common import (
+    majority_accuracy,
+    require_image_size,
+    require_model,
+    require_same_architecture,
+)
 from course_utils.grading.registry import CheckFailed, register_check
 
 MIN_HEAD_ACC = 0.70
+MIN_GAIN_OVER_MAJORITY = 0.1
+PER_CLASS = 20  # exercise 1's training photos per class (the exercise's PER_CLASS)
 # Exercise 1: the remedies to choose from, as keyword arguments of lesson 06's make_head.
 REMEDIES = {
     "none": {},
@@ -65,21 +77,21 @@ def choose_remedy(val_scores: Any, choice: Any) -> None:
 
 
 @register_check("06.remedy_recomputed", points=2)
-def remedy_recomputed(choice: Any, image_size: Any, per_class: Any) -> None:
+def remedy_recomputed(choice: Any, image_size: Any) -> None:
     """Hidden: the grader trains every remedy itself (its own base and photos); the choice must
     be among the best on validation."""
     from course_utils import backbones, datasets, features
 
     if choice not in REMEDIES:
         raise CheckFailed(f"`choice` should be one of {list(REMEDIES)}, got {choice!r}")
-    size = int(image_size)
+    size = require_image_size(image_size)
     base = backbones.load_backbone("mobilenet_v2", size, pooling="avg", verbose=False)
-    train = datasets.load_images("hymenoptera", "train", size, per_class=int(per_class), seed=42,
+    train = datasets.load_images("hymenoptera", "train", size, per_class=PER_CLASS, seed=42,
                                  verbose=False)
     val = datasets.load_images("hymenoptera", "validation", size, seed=42, verbose=False)
 
     def feats(x):
-        return features.extract_features(base, backbones.preprocess("mobilenet_v2", x), verbose=False)
+        return features.extract_features(base, x, preprocess="mobilenet_v2", verbose=False)
 
     scores = remedy_scores(feats(train.x), train.y, feats(val.x), val.y)
     if scores[choice] < max(scores.values()) - TIE:
@@ -88,6 +100,12 @@ def remedy_recomputed(choice: Any, image_size: Any, per_class: Any) -> None:
                           "best: choose the remedy with the highest mean validation accuracy")
 
 
+def small_base() -> Any:
+    """The lesson's untrained MobileNetV2 0.35 at 96 px (its ``small_base()``), built here."""
+    import keras
+
+    return keras.applications.MobileNetV2(weights=None, alpha=0.35, input_shape=(96, 96, 3),
+                                          include_top=False)
 
 
 @register_check("06.early_stopping", points=1)
@@ -129,15 +147,18 @@ def head_generalises(head: Any, image_size: Any) -> None:
     from course_utils import backbones, datasets, features
 
     require_model(head, "head")
-    size = int(image_size)
+    size = require_image_size(image_size)
     base = backbones.load_backbone("mobilenet_v2", size, pooling="avg", verbose=False)
     test = datasets.load_images("hymenoptera", "test", size, seed=42, verbose=False)
-    f = features.extract_features(base, backbones.preprocess("mobilenet_v2", test.x), verbose=False)
+    f = features.extract_features(base, test.x, preprocess="mobilenet_v2", verbose=False)
     pred = (head.predict(f, verbose=0).reshape(-1) > 0.5).astype(int)
     acc = float((pred == test.y).mean())
-    if acc < MIN_HEAD_ACC:
+    floor = max(MIN_HEAD_ACC, majority_accuracy(test.y) + MIN_GAIN_OVER_MAJORITY)
+    if acc < floor:
         raise CheckFailed(f"on {len(test)} held-out test photos your head scores {acc:.2f} "
-                          f"(< {MIN_HEAD_ACC}); train it on the frozen features with early stopping")
+                          f"(< {floor:.2f}; always guessing the commoner class scores "
+                          f"{majority_accuracy(test.y):.2f}); train it on the frozen features with "
+                          "early stopping")
 
 
 def _check_unfrozen(model: Any, n: int) -> None:
@@ -168,5 +189,6 @@ def unfreeze_top_check(model: Any, n: Any) -> None:
 
 @register_check("06.unfreeze_top_hidden", points=1)
 def unfreeze_top_hidden(model: Any) -> None:
-    """Hidden: the student's function on another model and n=25."""
+    """Hidden: the student's function on another model and n=25 (the lesson's small base, verified)."""
+    require_same_architecture(model, small_base(), "unfreeze_top(small_base(), 25)")
     _check_unfrozen(model, 25)

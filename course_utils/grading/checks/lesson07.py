@@ -1,6 +1,10 @@
 """Checks for lesson 07 (domain mismatch): the CORAL loss and AdaBN.
 
 Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
+No pretrained base here (a digit CNN trained in the lesson). The hidden checks use their
+own feature pairs and their own MNIST-M test digits, and trust the source-only baseline
+only after checking it themselves: it must classify the check's own MNIST digits, and the
+AdaBN model must be that same network with only its BatchNormalization statistics changed.
 """
 
 from __future__ import annotations
@@ -9,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import batchnorm_layers, require_model
+from course_utils.grading.checks.common import batchnorm_layers, flat_layers, require_model
 from course_utils.grading.registry import CheckFailed, register_check
 
 ADABN_MIN_GAIN = 0.03
+MIN_SOURCE_ACCURACY = 0.8  # the source-only baseline must really classify source digits
 
 
 def coral_reference(source: np.ndarray, target: np.ndarray) -> float:
@@ -83,10 +88,6 @@ def coral_loss_hidden(values: Any) -> None:
     _compare_coral(values, 2024, "values")
 
 
-
-
-
-
 @register_check("07.adabn_statistics", points=2)
 def adabn_statistics(adapted: Any, source: Any, x: Any) -> None:
     """Every BN layer's moving mean/variance equal the statistics of its inputs on the target."""
@@ -123,13 +124,51 @@ def adabn_statistics(adapted: Any, source: Any, x: Any) -> None:
                               f"statistics of its inputs; {hint}")
 
 
+def source_digits(count: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    """The check's own MNIST test digits as the lesson feeds them: padded to 32x32, three channels."""
+    from course_utils import datasets
+
+    mnist = datasets.load_arrays("mnist")
+    x = np.pad(mnist["x_test"][-count:], ((0, 0), (2, 2), (2, 2)))[..., None]
+    return np.repeat(x, 3, axis=-1).astype("float32"), mnist["y_test"][-count:]
+
+
+def _require_only_statistics_changed(adapted: Any, source: Any) -> None:
+    """``adapted`` is ``source``'s network with equal learned weights; only BN statistics may differ."""
+    import keras
+
+    a_layers, s_layers = flat_layers(adapted), flat_layers(source)
+    if [type(x).__name__ for x in a_layers] != [type(x).__name__ for x in s_layers]:
+        raise CheckFailed("`adapted_model` is not the source model's network: AdaBN keeps the layers "
+                          "and the classifier, and changes only the BatchNormalization statistics")
+    for a, s in zip(a_layers, s_layers, strict=True):
+        if isinstance(a, keras.layers.BatchNormalization):
+            pairs = [(a.gamma, s.gamma), (a.beta, s.beta)]
+        else:
+            pairs = list(zip(a.weights, s.weights, strict=True))
+        if not all(np.allclose(np.asarray(x), np.asarray(y)) for x, y in pairs):
+            raise CheckFailed(f"layer {a.name!r} of `adapted_model` has other learned weights than the "
+                              "source model's: AdaBN changes only moving_mean and moving_variance")
+
+
 @register_check("07.adabn_improves", points=2)
 def adabn_improves(adapted_model: Any, source_model: Any) -> None:
-    """Hidden: on MNIST-M test digits loaded here, the AdaBN model beats the source-only one."""
+    """Hidden: on MNIST-M test digits loaded here, the AdaBN model beats the source-only one.
+
+    The baseline is checked first: the source model classifies the check's own MNIST digits
+    (>= 0.8), and the AdaBN model is the same network with only its BN statistics changed.
+    """
     from course_utils import datasets
 
     require_model(adapted_model, "adapted_model")
     require_model(source_model, "source_model")
+    _require_only_statistics_changed(adapted_model, source_model)
+    xs, ys = source_digits()
+    source_acc = float(np.mean(np.argmax(source_model.predict(xs, verbose=0), axis=1) == ys))
+    if source_acc < MIN_SOURCE_ACCURACY:
+        raise CheckFailed(f"the source-only model scores {source_acc:.2f} on 600 MNIST test digits "
+                          f"(< {MIN_SOURCE_ACCURACY}): it is not a trained digit classifier, so it is no "
+                          "baseline; keep the lesson's source_model")
     d = datasets.load_arrays("mnist_m")
     x, y = d["x_test"][-600:].astype("float32"), d["y_test"][-600:]
     accs = [float(np.mean(np.argmax(m.predict(x, verbose=0), axis=1) == y))

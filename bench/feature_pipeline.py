@@ -1,0 +1,203 @@
+"""Benchmark: the pieces of the feature pipeline, each against its alternatives, in one process.
+
+The numbers behind the choices in ``course_utils/images.py`` and ``course_utils/features.py``:
+
+- ``decoders``: Pillow one file at a time, Pillow in a thread pool (``images.read_images``), a
+  ``tf.data`` pipeline with ``tf.io.decode_image`` + ``tf.image.resize`` in a parallel ``map``,
+  and ``tf.py_function`` around Pillow in a parallel ``map``: wall and CPU time per photo;
+- ``batch``: the compiled forward pass (``features.forward_function``) against ``model.predict``,
+  at several batch sizes;
+- ``pipeline``: photos on disk to features, cold cache: the old path (sequential decoding,
+  float32 copy, ``predict`` at batch 64), the lessons' path (parallel ``load_images``, then
+  ``extract_features(uint8, preprocess=...)``), the streaming path (``folder_features``: decoding
+  overlapped with the forward pass), and the limit (the bare forward pass alone).
+
+Variants are interleaved round by round, so a machine whose load changes during the run biases
+none of them; medians are reported with the load average. On a shared machine compare ratios
+(and CPU seconds), not absolute times.
+
+Usage (from the repository root, with ``COURSE_MIRROR`` set)::
+
+    python bench/feature_pipeline.py decoders --n 600 --rounds 3
+    python bench/feature_pipeline.py batch --n 192 --rounds 3
+    python bench/feature_pipeline.py pipeline --n 400 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+SIZE = 224
+
+
+def _files(n: int) -> list[Path]:
+    from course_utils import datasets
+
+    root = datasets.dataset_root("cats_and_dogs") / "train"
+    per_class = [sorted((root / c).glob("*.jpg")) for c in ("cats", "dogs")]
+    return [f for pair in zip(*per_class, strict=False) for f in pair][:n]
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def interleave(variants: dict, rounds: int, n: int) -> None:
+    """Run each variant once untimed, then ``rounds`` interleaved timed rounds; print a table."""
+    for fn in variants.values():
+        fn()
+    times = {k: [] for k in variants}
+    loads = []
+    for r in range(rounds):
+        for name, fn in variants.items():
+            start, cpu = time.perf_counter(), _cpu()
+            fn()
+            times[name].append((time.perf_counter() - start, _cpu() - cpu))
+        loads.append(os.getloadavg()[0])
+        print(f"  round {r + 1}/{rounds} done, load average {loads[-1]:.1f}", flush=True)
+    base = next(iter(times))
+    ref = np.median([w for w, _ in times[base]])
+    print(f"\n{n} photos, {os.cpu_count()} cores, load average during the run "
+          f"{min(loads):.1f}-{max(loads):.1f}\n")
+    print(f"| variant | wall ms/photo (median) | CPU ms/photo | wall vs '{base}' |")
+    print("|---|---|---|---|")
+    for name, v in times.items():
+        w = np.array(v)
+        print(f"| {name} | {1000 * np.median(w[:, 0]) / n:.2f} | {1000 * np.median(w[:, 1]) / n:.2f} | "
+              f"{np.median(w[:, 0]) / ref:.2f} |")
+
+
+def decoders(n: int, rounds: int) -> None:
+    """Pillow sequential / Pillow thread pool / tf.data native / tf.data py_function(Pillow)."""
+    import tensorflow as tf
+
+    from course_utils import images
+
+    files = _files(n)
+    names = [str(f) for f in files]
+
+    def pil_sequential():
+        return [images.read_image(f, SIZE)[0] for f in files]
+
+    def pil_threads():
+        return [a for _, a, _ in images.read_images(files, SIZE)]
+
+    def native_decode(path):
+        img = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return tf.cast(tf.image.resize(img, (SIZE, SIZE), antialias=True), tf.uint8)
+
+    def tf_native():
+        ds = tf.data.Dataset.from_tensor_slices(names).map(native_decode, tf.data.AUTOTUNE)
+        return [b.numpy() for b in ds.batch(32)]
+
+    def pil_in_tf(path):
+        x = tf.py_function(lambda p: images.read_image(p.numpy().decode(), SIZE)[0], [path], tf.uint8)
+        x.set_shape((SIZE, SIZE, 3))
+        return x
+
+    def tf_py_function():
+        ds = tf.data.Dataset.from_tensor_slices(names).map(pil_in_tf, tf.data.AUTOTUNE)
+        return [b.numpy() for b in ds.batch(32)]
+
+    interleave({"Pillow, one at a time": pil_sequential,
+                f"Pillow, thread pool ({images.decode_workers()} threads)": pil_threads,
+                "tf.data: decode_image + resize, parallel map": tf_native,
+                "tf.data: py_function(Pillow), parallel map": tf_py_function}, rounds, n)
+    a = np.stack(pil_sequential()).astype(int)
+    b = np.concatenate(tf_native()).astype(int)
+    print(f"\ntf.data's pixels vs Pillow's: mean |difference| {np.abs(a - b).mean():.2f}, "
+          f"max {np.abs(a - b).max()} (of 255)")
+
+
+def batch_sizes(n: int, rounds: int) -> None:
+    """The compiled forward pass vs model.predict, at batch sizes 8-64."""
+    from course_utils import backbones, features
+
+    base = backbones.load_backbone("mobilenet_v2", SIZE, pooling="avg", verbose=False)
+    x = np.random.default_rng(0).integers(0, 256, (n, SIZE, SIZE, 3), dtype=np.uint8)
+    xf = backbones.preprocess("mobilenet_v2", x)
+    forward = features.forward_function(base, "mobilenet_v2", "uint8")
+
+    def call(bs):
+        return lambda: [forward(x[i:i + bs]).numpy() for i in range(0, n, bs)]
+
+    variants = {f"forward_function, batch {bs}": call(bs) for bs in (32, 8, 16, 24, 48, 64)}
+    variants.update({f"predict, batch {bs}": (lambda bs=bs: base.predict(xf, batch_size=bs, verbose=0))
+                     for bs in (32, 64)})
+    interleave(variants, rounds, n)
+
+
+def pipeline(n: int, rounds: int) -> None:
+    """Photos on disk -> features, cold cache: old path, lessons' path, streaming path, limit."""
+    from course_utils import backbones, features, images
+
+    files = _files(n)
+    listing = {"cats": [f for f in files if f.parent.name == "cats"],
+               "dogs": [f for f in files if f.parent.name == "dogs"]}
+    root = files[0].parent.parent
+    base = backbones.load_backbone("mobilenet_v2", SIZE, pooling="avg", verbose=False)
+    cache = Path(tempfile.mkdtemp())
+    x_limit = backbones.preprocess("mobilenet_v2", images.load_image_folder(
+        root, SIZE, files=listing, verbose=False)[0])
+    limit_forward = features.forward_function(base)
+
+    def cold():
+        for f in cache.iterdir():
+            f.unlink()
+        return cache
+
+    def old():
+        x, _, _ = images.load_image_folder(root, SIZE, files=listing, verbose=False, workers=1)
+        xf = backbones.preprocess("mobilenet_v2", x)
+        features.fingerprint(base, xf)
+        return base.predict(xf, batch_size=64, verbose=0)
+
+    def lessons(bs):
+        def run():
+            x, _, _ = images.load_image_folder(root, SIZE, files=listing, verbose=False)
+            return features.extract_features(base, x, bs, cache_dir=cold(), verbose=False,
+                                             preprocess="mobilenet_v2")
+        return run
+
+    def streaming(bs):
+        return lambda: features.folder_features(base, files, SIZE, "mobilenet_v2", bs,
+                                                cache_dir=cold(), verbose=False)
+
+    def limit(bs):
+        return lambda: [limit_forward(x_limit[i:i + bs]).numpy() for i in range(0, n, bs)]
+
+    interleave({"limit: bare forward pass, batch 32": limit(32),
+                "old: sequential decode + float copy + predict(64)": old,
+                "lessons: load_images + extract_features(uint8), batch 32": lessons(32),
+                "streaming: folder_features, batch 32": streaming(32),
+                "streaming: folder_features, batch 16": streaming(16),
+                "limit: bare forward pass, batch 16": limit(16)}, rounds, n)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run one benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["decoders", "batch", "pipeline"])
+    parser.add_argument("--n", type=int, default=400, help="photos per variant and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(f"{args.what}: {args.n} photos, {args.rounds} rounds, load average "
+          f"{os.getloadavg()[0]:.1f} at the start", flush=True)
+    {"decoders": decoders, "batch": batch_sizes, "pipeline": pipeline}[args.what](args.n, args.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Test-session set-up shared by the unit tests (tests/) and the lessons run by nbval (notebooks/).
+
+Kernels that nbval starts inherit this process's environment, so what is set here is what
+every lesson sees: the smoke profile, the course mirror, one feature cache for the session
+(cache keys cover weights and pixels, so sharing is safe, and a lesson and its solution never
+pay for the same frozen base twice), quiet TensorFlow.
+
+Each lesson nbval executes is also written, with its outputs, to ``build/smoke/`` (or
+``$COURSE_EXECUTED_DIR``), and its status, minutes and headlines to ``run-summary.json`` there
+(the format ``python -m course_utils run`` writes): the site test renders those, so no lesson is
+executed twice.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+# Graded-fixture notebooks are hostile student submissions, never lessons to execute.
+collect_ignore_glob = ["tests/grading_fixtures/*"]
+
+os.environ.setdefault("COURSE_PROFILE", "smoke")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if not os.environ.get("COURSE_MIRROR") and (ROOT.parent / "shared" / "offline-mirror").is_dir():
+    os.environ["COURSE_MIRROR"] = str((ROOT.parent / "shared" / "offline-mirror").resolve())
+if not os.environ.get("COURSE_CACHE"):
+    os.environ["COURSE_CACHE"] = tempfile.mkdtemp(prefix="course-test-cache-")
+
+# nbval waits a fixed 5 s for each output message after a cell's reply; on a loaded 2-core
+# machine the kernel's final "idle" message can take longer, and nbval then fails a cell
+# that ran fine ("Timeout of 5 seconds exceeded waiting for output"). Give it a minute.
+NBVAL_OUTPUT_TIMEOUT = 60
+
+
+EXECUTED_DIR = Path(os.environ.get("COURSE_EXECUTED_DIR", ROOT / "build" / "smoke"))
+_NOTEBOOK_START: dict[str, float] = {}  # lesson file -> when its first cell was set up
+_NOTEBOOK_FAILED: set[str] = set()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Note when each executed notebook starts (its kernel starts with its first cell)."""
+    if hasattr(item, "cell"):
+        _NOTEBOOK_START.setdefault(item.nodeid.split("::")[0], time.perf_counter())
+
+
+def pytest_runtest_logreport(report):
+    """Remember which notebooks had a failing cell (for the run summary)."""
+    if report.failed and "::" in report.nodeid:
+        _NOTEBOOK_FAILED.add(report.nodeid.split("::")[0])
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """Keep each nbval cell's outputs; after a notebook's last cell, write the executed notebook."""
+    outputs = getattr(item, "test_outputs", None)
+    if outputs is None or not hasattr(item, "cell"):
+        return
+    item.cell.outputs = list(outputs)
+    item.cell.execution_count = item.cell_num + 1
+    if nextitem is None or getattr(nextitem, "parent", None) is not item.parent:
+        import datetime
+
+        import nbformat
+
+        from course_utils import report
+
+        EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+        path = Path(str(item.parent.fspath))
+        nbformat.write(item.parent.nb, EXECUTED_DIR / path.name)
+        key = item.nodeid.split("::")[0]
+        minutes = (time.perf_counter() - _NOTEBOOK_START.get(key, time.perf_counter())) / 60
+        report.write_summary(EXECUTED_DIR, {path.stem: {
+            "profile": os.environ["COURSE_PROFILE"], "minutes": round(minutes, 2),
+            "status": "FAILED" if key in _NOTEBOOK_FAILED else "ok",
+            "headlines": report.headlines_in(item.parent.nb), "cpus": os.cpu_count(),
+            "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}})
+
+
+def _missing_assets() -> list[str]:
+    """Required assets found neither in the mirror nor in the cache (lessons cannot run)."""
+    from course_utils import assets, catalog
+
+    return [n.asset.name for n in catalog.NEEDS if not n.optional and assets.locate(n.asset) is None]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Raise nbval's per-message output wait; skip the lessons when their assets are missing."""
+    cells = [item for item in items if hasattr(item, "output_timeout")]
+    missing = _missing_assets() if cells else []
+    for item in cells:
+        item.output_timeout = NBVAL_OUTPUT_TIMEOUT
+        if missing:
+            item.add_marker(pytest.mark.skip(
+                reason=f"lessons need {', '.join(missing)}: set COURSE_MIRROR or run "
+                       "`python -m course_utils fetch`"))
