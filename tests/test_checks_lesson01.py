@@ -179,8 +179,9 @@ def test_fake_validation_set_and_constant_models_earn_only_the_head_points() -> 
     }
     assert points == {"01.frozen_base": 0, "01.head_output": 2, "01.end_to_end": 0,
                       "01.end_to_end_accuracy": 0, "01.beats_pixel_baseline": 0}
-    message = run_check("01.frozen_base", base=tiny_backbone(32)).message
-    assert "is not MobileNetV2" in message
+    stand_in = tiny_backbone(32)
+    stand_in.trainable = False
+    assert "is not MobileNetV2" in run_check("01.frozen_base", base=stand_in).message
 
 
 @needs_mirror
