@@ -9,7 +9,7 @@ resolved offline first (see :mod:`course_utils.assets`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +112,19 @@ BACKBONES: dict[str, Backbone] = {
                          "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
                          "4d473c1dd8becc155b73f8504c6f6626"),
                  KERAS_APPS + "resnet/"),
+        Backbone("vgg16", "VGG16", "vgg16",
+                 "BGR, ImageNet mean subtracted (caffe style, roughly -124..152)", 0.713,
+                 _hashed("vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+                         "64373286793e3c8b2b4e3219cbf3544b",
+                         "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                         "6d6bbae143d832006294945121d1f1fc"),
+                 KERAS_APPS + "vgg16/"),
+        Backbone("inception_v3", "InceptionV3", "inception_v3", _TF, 0.779,
+                 _hashed("inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+                         "9a0d58056eeedaa3f26cb7ebd46da564",
+                         "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                         "bcbd6486424b2319ff4ef7d526e38f63"),
+                 KERAS_APPS + "inception_v3/", default_size=299),
         Backbone("xception", "Xception", "xception", _TF, 0.790,
                  _hashed("xception_weights_tf_dim_ordering_tf_kernels.h5",
                          "0a58e3b7378bc2990ea3b43d5981f1f6",
@@ -244,6 +257,82 @@ def resolve_weights(name: str, image_size: int = 224, include_top: bool = False
     except assets.AssetMissingError as exc:
         raise assets.AssetMissingError(str(exc)) from None
     return path, "download", None
+
+
+def keras_models_dir() -> Path:
+    """The folder ``keras.applications`` reads ImageNet weight files from.
+
+    Keras reads ``KERAS_HOME`` once, when it is imported, and falls back to
+    ``/tmp/.keras`` when that folder is not writable (as ``keras.utils.get_file`` does);
+    this asks Keras itself where possible, so a later change of the variable cannot
+    send files to a folder Keras never reads.
+    """
+    import os
+    import tempfile
+
+    try:
+        from keras.src.backend import config  # Keras 3: the home fixed at import time
+
+        home = Path(config.keras_home()).expanduser()
+    except ImportError:  # pragma: no cover - another Keras layout
+        home = assets.keras_home()
+    if not os.access(home if home.exists() else home.parent, os.W_OK):
+        home = Path("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()) / ".keras"
+    return home / "models"
+
+
+def use_offline_weights(names: Iterable[str] | None = None, verbose: bool = True) -> list[Path]:
+    """Make ``keras.applications.X(weights="imagenet")`` find ImageNet weights without a network.
+
+    Keras looks for weight files in its own cache (:func:`keras_models_dir`) under their
+    official names, and downloads the missing ones. This copies every weight file of backbones
+    ``names`` (default: all of :data:`BACKBONES`, at their default input size, with and without
+    the top) and the ImageNet class index that the mirror (``COURSE_MIRROR``) holds and that
+    cache lacks, under the same names, atomically, checked against Keras' checksum where one
+    is known. A copy, not a link: the cache keeps working once the USB stick is gone. Files
+    already there are left alone, nothing is renamed (a 224-px file never poses as another
+    size), and without a mirror nothing happens: Keras downloads on first use as usual.
+    Returns the paths of the course's files now in Keras' cache.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    chosen = list(names) if names is not None else list(BACKBONES)
+    wanted = {CLASS_INDEX.name: CLASS_INDEX}
+    for name in chosen:
+        spec = get(name)
+        for top in (False, True):
+            asset = spec.weights_asset(spec.default_size, top)
+            wanted[asset.name] = asset
+    folder = keras_models_dir()
+    mirror = assets.mirror_dir()
+    ready, copied = [], 0
+    for asset in wanted.values():
+        target = folder / asset.name
+        source = mirror / asset.mirror_relpath if mirror is not None else None
+        if not target.is_file() and source is not None and assets.is_complete(asset, source):
+            if asset.md5 and assets.file_hash(source, "md5") != asset.md5:
+                raise assets.DownloadError(f"{source} does not match Keras' md5 checksum "
+                                           f"{asset.md5}: the mirror copy is damaged")
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{asset.name}.", suffix=".part", dir=folder)
+            os.close(fd)
+            try:
+                shutil.copyfile(source, tmp)
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            copied += 1
+        if target.is_file():
+            ready.append(target)
+    if verbose:
+        origin = (f"{copied} copied just now from the mirror {mirror}" if mirror is not None
+                  else "no mirror set (COURSE_MIRROR): Keras downloads the others on first use")
+        print(f"Keras' weight cache {folder}: {len(ready)} of the course's ImageNet files ready "
+              f"({origin})")
+    return ready
 
 
 def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]]:

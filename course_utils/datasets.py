@@ -25,9 +25,16 @@ DATASETS = catalog.DATASETS  # name -> asset; the table itself is in catalog.py
 
 # Folder-per-split datasets: the course's split name -> the folder on disk.
 SPLIT_FOLDERS = {
-    "cats_and_dogs": {"train": "train", "validation": "validation"},
-    "hymenoptera": {"train": "train", "validation": "val"},
+    "cats_and_dogs": {"train": "train", "validation": "validation", "test": "validation"},
+    "hymenoptera": {"train": "train", "validation": "val", "test": "val"},
 }
+# These two ship only train and validation folders. A fixed, seeded share of each class's
+# validation folder is held out as "test" (the TensorFlow tutorial moves part of cats vs dogs'
+# validation photos into a test set the same way): 200 photos per class for cats vs dogs, enough
+# to tell a weak model from a coin flip; "validation" is the rest. The two never overlap, so a
+# number chosen on "validation" can be reported honestly on "test", and a grader can score on
+# photos a learner never trained or selected on.
+HELD_OUT_TEST = {"cats_and_dogs": 0.4, "hymenoptera": 0.5}
 # Datasets without predefined splits get fixed, seeded ones (same seed for everyone).
 SPLIT_SEED = 1234
 SPLIT_FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
@@ -73,6 +80,26 @@ def split_files(folder: Path, split: str, seed: int = SPLIT_SEED) -> dict[str, l
     return out
 
 
+def held_out_files(folder: Path, split: str, fraction: float,
+                   seed: int = SPLIT_SEED) -> dict[str, list[Path]]:
+    """Return the ``validation`` or ``test`` part of a validation folder, per class.
+
+    ``test`` is a fixed, seeded ``fraction`` of each class's files (the same for everyone),
+    ``validation`` the remaining files; together they are the whole folder, with no overlap.
+    """
+    if split not in ("validation", "test"):
+        raise ValueError(f"a held-out split is 'validation' or 'test', not {split!r}")
+    out = {}
+    for i, name in enumerate(list_classes(folder)):
+        files = sorted(p for p in (folder / name).iterdir()
+                       if p.is_file() and not p.name.startswith("."))
+        order = np.random.default_rng(seed + i).permutation(len(files))
+        n_test = int(round(fraction * len(files)))
+        chosen = order[:n_test] if split == "test" else order[n_test:]
+        out[name] = [files[j] for j in sorted(chosen)]
+    return out
+
+
 def load_images(
     name: str,
     split: str = "train",
@@ -84,6 +111,9 @@ def load_images(
 ) -> ImageSet:
     """Load an image dataset split as NumPy (``domain`` picks a PACS domain).
 
+    Every image dataset has ``train``, ``validation`` and ``test`` splits, never overlapping:
+    folders where the dataset ships them, a fixed held-out share of the validation folder for
+    ``test`` (:data:`HELD_OUT_TEST`), fixed seeded splits otherwise (:func:`split_files`).
     ``per_class`` takes a seeded sample of that many images per class; bad files
     are skipped and reported, never silently dropped.
     """
@@ -96,6 +126,8 @@ def load_images(
         if split not in SPLIT_FOLDERS[name]:
             raise ValueError(f"{name} has splits {list(SPLIT_FOLDERS[name])}, not {split!r}")
         folder, files = root / SPLIT_FOLDERS[name][split], None
+        if name in HELD_OUT_TEST and split in ("validation", "test"):
+            files = held_out_files(folder, split, HELD_OUT_TEST[name])
     elif name in ("flowers", "pacs"):
         folder, files = root, split_files(root, split)
     else:

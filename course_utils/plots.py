@@ -206,3 +206,83 @@ def plot_confusion(cm, class_names: Sequence[str], title: str | None = None):
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def show_augmentations(augment, images, n_variants: int = 5, size: float = 1.6,
+                       title: str | None = None):
+    """Show each photo next to ``n_variants`` random draws of ``augment`` (a Keras layer or model
+    called with ``training=True``, so the random layers act). One row per photo; return the figure."""
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images)
+    x = images.astype("float32")
+    draws = [np.asarray(augment(x, training=True)) for _ in range(n_variants)]
+    rows, cols = len(images), n_variants + 1
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + 0.3), squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            img = images[r] if c == 0 else draws[c - 1][r]
+            ax = axes[r, c]
+            ax.imshow(np.clip(img, 0, 255).astype("uint8") if img.dtype != np.uint8 else img)
+            ax.axis("off")
+            if r == 0:
+                ax.set_title("original" if c == 0 else f"draw {c}", fontsize=8)
+    return _finish(fig, title)
+
+
+def _block_name(layer_name: str) -> str:
+    """The block a MobileNet-style layer belongs to: ``block_13_expand`` -> ``block_13``."""
+    parts = layer_name.split("_")
+    if parts[0] == "block" and len(parts) > 1:
+        return f"block_{parts[1]}"
+    if layer_name.startswith("expanded_conv"):
+        return "block_0"
+    return layer_name.replace("bn_", "").replace("_bn", "")
+
+
+def layer_states(model) -> list[tuple[str, str, str]]:
+    """``(layer name, block, state)`` for every layer with weights, in order; state is one of
+    ``trainable``, ``frozen``, ``BatchNorm frozen``, ``BatchNorm trainable``."""
+    out = []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        is_bn = type(layer).__name__ == "BatchNormalization"
+        state = ("BatchNorm " if is_bn else "") + ("trainable" if layer.trainable else "frozen")
+        out.append((layer.name, _block_name(layer.name), state))
+    return out
+
+
+STATE_COLORS = {"trainable": "tab:orange", "frozen": "lightsteelblue",
+                "BatchNorm frozen": "tab:blue", "BatchNorm trainable": "tab:red"}
+
+
+def plot_trainable_layers(model, title: str | None = None, ax=None):
+    """Draw a model's layers with weights as a strip, one bar per layer, coloured by whether it
+    trains (``layer_states``); block names label where each block starts. Return the figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    states = layer_states(model)
+    if not states:
+        raise ValueError(f"{model.name} has no layers with weights")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(11, 1.9))
+    else:
+        fig = ax.figure
+    ax.bar(range(len(states)), 1.0, width=1.0, color=[STATE_COLORS[s] for _, _, s in states],
+           edgecolor="white", linewidth=0.3)
+    starts = [i for i, (_, block, _) in enumerate(states) if i == 0 or block != states[i - 1][1]]
+    ax.set_xticks(starts, [states[i][1].replace("block_", "b") for i in starts], fontsize=7,
+                  rotation=90)
+    ax.set_yticks([])
+    ax.set_xlim(-0.5, len(states) - 0.5)
+    present = [s for s in STATE_COLORS if any(state == s for _, _, state in states)]
+    counts = {s: sum(state == s for _, _, state in states) for s in present}
+    ax.legend(handles=[Patch(color=STATE_COLORS[s], label=f"{s} ({counts[s]})") for s in present],
+              fontsize=7, ncol=len(present), loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              frameon=False)
+    if title:
+        ax.set_title(title, fontsize=9, pad=22)
+    fig.tight_layout()
+    return fig

@@ -63,3 +63,41 @@ def test_decode_predictions_reads_the_class_index_offline(mirror_only):
     preds[0, 285] = 0.9  # Egyptian cat
     (top,) = backbones.decode_predictions(preds, top=1)
     assert top[0][1] == "Egyptian_cat"
+
+
+def test_use_offline_weights_makes_the_canonical_keras_call_work_offline(tmp_path):
+    """In a fresh process whose Keras cache is empty: after use_offline_weights(), the
+    one line every tutorial writes loads the mirror's weights and downloads nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT, mirror
+
+    if mirror() is None:
+        pytest.skip("needs COURSE_MIRROR")
+    program = (
+        "import urllib.request\n"
+        "def refuse(*a, **k): raise AssertionError('tried to download')\n"
+        "urllib.request.urlretrieve = refuse\n"
+        "urllib.request.urlopen = refuse\n"
+        "from course_utils import backbones\n"
+        "ready = backbones.use_offline_weights(['mobilenet_v2'])\n"
+        "assert backbones.keras_models_dir() == ready[0].parent, ready\n"
+        "import keras\n"
+        "base = keras.applications.MobileNetV2(weights='imagenet', include_top=False, pooling='avg')\n"
+        "ref = backbones.load_backbone('mobilenet_v2', 224, pooling='avg', verbose=False)\n"
+        "assert base.input_shape == (None, None, None, 3)\n"
+        "import numpy as np\n"
+        "assert all(np.array_equal(a, b) for a, b in zip(base.get_weights(), ref.get_weights()))\n"
+        "again = backbones.use_offline_weights(['mobilenet_v2'])\n"
+        "assert again == ready\n"
+        "print('ok', len(ready))\n"
+    )
+    env = dict(os.environ, KERAS_HOME=str(tmp_path / "keras_home"), PYTHONPATH=str(ROOT),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ok 3" in done.stdout  # no-top and top MobileNetV2 files, and the class index
+    assert (tmp_path / "keras_home" / "models").is_dir()

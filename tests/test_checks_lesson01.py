@@ -89,13 +89,62 @@ def test_head_output(
     assert run_check("01.head_output", head=head).points == points
 
 
-def test_beats_scratch() -> None:
-    """Scalar accuracies must be in [0, 1] and differ by at least 0.1."""
-    assert run_check("01.beats_scratch", pretrained_acc=0.9, scratch_acc=0.6).passed
-    assert (
-        "only +0.05" in run_check("01.beats_scratch", pretrained_acc=0.7, scratch_acc=0.65).message
-    )
-    assert run_check("01.beats_scratch", pretrained_acc=90, scratch_acc=0.6).points == 0
+def tiny_backbone(size: int = 8) -> keras.Model:
+    """A pooled stand-in for MobileNetV2 with more than 20 layers (so it counts as a backbone)."""
+    inputs = keras.Input((size, size, 3))
+    x = inputs
+    for _ in range(21):
+        x = keras.layers.Conv2D(3, 1)(x)
+    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="tiny_base")
+
+
+def raw_photo_model(units: int = 1, activation: str = "sigmoid", bias: float = 5.0,
+                    loss: str | None = None, frozen: bool = True) -> keras.Model:
+    """Input -> Rescaling -> tiny base -> Dense, with a bias that fixes what it predicts."""
+    base = tiny_backbone()
+    base.trainable = not frozen
+    head = keras.Sequential([keras.Input((3,)), keras.layers.Dense(units, activation=activation)])
+    bias_vector = np.eye(units)[0] * bias if units > 1 else np.full((1,), bias)  # always class 0 / dog
+    head.layers[-1].set_weights([np.zeros((3, units)), bias_vector])
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Rescaling(1 / 127.5, offset=-1),
+                              base, head])
+    if loss:
+        model.compile(optimizer="adam", loss=loss)
+    return model
+
+
+def test_end_to_end_compares_the_reported_accuracy_with_the_model() -> None:
+    """The reported number must be the model's accuracy; the base must be frozen and inside."""
+    x = np.zeros((6, 8, 8, 3), dtype="float32")
+    y = np.ones(6, dtype=int)
+    always_dog = raw_photo_model()
+    # every structural step passes; the last one, the genuine-weights proof, rejects the stand-in
+    honest = run_check("01.end_to_end", pretrained=always_dog, pretrained_acc=1.0, x=x, y=y)
+    assert honest.points == 0 and "is not MobileNetV2" in honest.message
+    lie = run_check("01.end_to_end", pretrained=always_dog, pretrained_acc=0.5, x=x, y=y)
+    assert "scores 1.000" in lie.message
+    unfrozen = run_check("01.end_to_end", pretrained=raw_photo_model(frozen=False),
+                         pretrained_acc=1.0, x=x, y=y)
+    assert "trainable" in unfrozen.message
+    flat = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1, activation="sigmoid")])
+    assert "square RGB photos" in run_check("01.end_to_end", pretrained=flat, pretrained_acc=1.0,
+                                            x=x, y=y).message
+
+
+def test_new_task_model_needs_seven_softmax_outputs_and_a_sparse_loss() -> None:
+    x = np.zeros((5, 8, 8, 3), dtype="float32")
+    y = np.zeros(5, dtype=int)
+    right = raw_photo_model(7, "softmax", loss="sparse_categorical_crossentropy")
+    assert "is not MobileNetV2" in run_check("01.new_task_model", model=right, x=x, y=y).message
+    binary = raw_photo_model(1, "sigmoid", loss="binary_crossentropy")
+    assert "one output per class" in run_check("01.new_task_model", model=binary, x=x, y=y).message
+    one_hot_loss = raw_photo_model(7, "softmax", loss="categorical_crossentropy")
+    assert "sparse_categorical_crossentropy" in run_check("01.new_task_model", model=one_hot_loss,
+                                                          x=x, y=y).message
+    sigmoids = raw_photo_model(7, "sigmoid", loss="sparse_categorical_crossentropy")
+    assert "softmax" in run_check("01.new_task_model", model=sigmoids, x=x, y=y).message
+    wrong_class = run_check("01.new_task_model", model=right, x=x, y=np.full(5, 3))
+    assert "scores 0.00" in wrong_class.message
 
 
 def constant_model(value: float, shape: tuple[int, ...]) -> keras.Model:
@@ -114,25 +163,34 @@ def test_head_must_take_the_base_features() -> None:
 
 
 @needs_mirror
-def test_fake_validation_set_and_constant_models_earn_only_typed_points() -> None:
-    """The issue's fake: 4 photos, two constant models. It scored 7/9; now only 3/9 remain.
-
-    What remains: a correctly shaped (untrained) head, which is what the exercise asks at
-    that point (2), and typed-in accuracies, which a reported-number check cannot verify (1).
-    """
+def test_fake_validation_set_and_constant_models_earn_only_the_head_points() -> None:
+    """A fake: 4 photos, a constant "pretrained" model. Only a correctly shaped (untrained)
+    head earns points, which is what the exercise asks at that point."""
     pretrained = constant_model(5.0, (32, 32, 3))
-    scratch = constant_model(-5.0, (32, 32, 3))
+    x, y = np.zeros((4, 32, 32, 3), dtype="float32"), np.ones(4, dtype=int)
     head = tiny_head(1, "sigmoid", "binary_crossentropy")
     points = {
         "01.frozen_base": run_check("01.frozen_base", base=pretrained).points,
         "01.head_output": run_check("01.head_output", head=head).points,
-        "01.beats_scratch": run_check("01.beats_scratch", pretrained_acc=1.0, scratch_acc=0.0).points,
-        "01.beats_scratch_recomputed": run_check("01.beats_scratch_recomputed",
-                                                 pretrained=pretrained).points,
+        "01.end_to_end": run_check("01.end_to_end", pretrained=pretrained, pretrained_acc=1.0,
+                                   x=x, y=y).points,
         "01.end_to_end_accuracy": run_check("01.end_to_end_accuracy", pretrained=pretrained).points,
+        "01.beats_pixel_baseline": run_check("01.beats_pixel_baseline", pretrained=pretrained).points,
     }
-    assert points == {"01.frozen_base": 0, "01.head_output": 2, "01.beats_scratch": 1,
-                      "01.beats_scratch_recomputed": 0, "01.end_to_end_accuracy": 0}
-    assert scratch.predict(np.zeros((1, 32, 32, 3)), verbose=0)[0, 0] < 0.5  # the fake's other half
-    message = run_check("01.beats_scratch_recomputed", pretrained=pretrained).message
-    assert "is not MobileNetV2" in message
+    assert points == {"01.frozen_base": 0, "01.head_output": 2, "01.end_to_end": 0,
+                      "01.end_to_end_accuracy": 0, "01.beats_pixel_baseline": 0}
+    stand_in = tiny_backbone(32)
+    stand_in.trainable = False
+    assert "is not MobileNetV2" in run_check("01.frozen_base", base=stand_in).message
+
+
+@needs_mirror
+def test_pixel_baseline_is_a_real_baseline() -> None:
+    """The grader's own from-scratch baseline learns something, and far less than transfer."""
+    from course_utils.grading.checks import common, lesson01
+
+    clf, pixels = lesson01.pixel_baseline()
+    photos = common.held_out_images("cats_and_dogs", 32, per_class=lesson01.TEST_PER_CLASS,
+                                    split="test")
+    accuracy = clf.score(pixels(photos.x), photos.y)
+    assert 0.5 < accuracy < 0.75, f"pixel baseline {accuracy:.3f}"

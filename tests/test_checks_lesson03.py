@@ -112,3 +112,22 @@ def test_augmentation_inside_rejects_augmentation_after_the_base_and_head_only()
     assert "before the base" in run_check("03.augmentation_inside",
                                           model=augmented(augment_first=False)).message
     assert "photos" in run_check("03.augmentation_inside", model=head()).message
+
+
+def test_choose_on_validation_recomputes_the_probe_scores():
+    from course_utils.grading.checks import lesson03
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 20)
+    x = rng.normal(0, 1, (40, 5)) + y[:, None] * 0.8
+    yv = np.repeat([0, 1], 10)
+    xv = rng.normal(0, 1, (20, 5)) + yv[:, None] * 0.8
+    scores = lesson03.probe_scores(x, y, xv, yv)
+    best = lesson03.best_of(scores)
+    args = dict(train_features=x, train_y=y, val_features=xv, val_y=yv)
+    json_scores = {str(c): v for c, v in scores.items()}  # as the grader's capture stores a dict
+    assert run_check("03.choose_on_validation", val_scores=json_scores, best_C=best, **args).passed
+    faked = {**json_scores, "0.001": 1.0}
+    assert "scores" in run_check("03.choose_on_validation", val_scores=faked, best_C=0.001, **args).message
+    other = next(c for c in lesson03.C_CANDIDATES if scores[c] < scores[best])
+    assert run_check("03.choose_on_validation", val_scores=json_scores, best_C=other, **args).points == 0

@@ -105,3 +105,24 @@ def test_logits_loss_pairs_linear_output_with_from_logits():
                                            logit_head=head(None, "binary_crossentropy")).message
     assert "no activation" in run_check("04.logits_loss", logit_head=head("sigmoid", logits)).message
     assert "with a loss" in run_check("04.logits_loss", logit_head=head(None, None)).message
+
+
+def test_pairing_problem_compares_with_the_reference_diagnosis():
+    from course_utils.grading.checks import lesson04
+
+    right = [lesson04.reference_pairing(h) for h in lesson04.suspect_heads().values()]
+    assert sorted(set(right)) == sorted(lesson04.PAIRING_ANSWERS)  # every diagnosis occurs
+    assert run_check("04.pairing_problem", answers=right).passed
+    wrong = run_check("04.pairing_problem", answers=["ok"] * 4)
+    assert wrong.points == 0 and "from_logits" in wrong.message
+    unseen = [lesson04.reference_pairing(h) for h in lesson04.unseen_pairing_heads()]
+    assert run_check("04.pairing_problem_unseen", answers=unseen).passed
+    assert "not one of" in run_check("04.pairing_problem_unseen", answers=["fine"] * len(unseen)).message
+
+
+def test_reference_pairing_reads_a_separate_activation_layer():
+    from course_utils.grading.checks import lesson04
+
+    head = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1), keras.layers.Activation("sigmoid")])
+    head.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    assert lesson04.reference_pairing(head) == "double sigmoid"

@@ -26,6 +26,29 @@ def test_class_weights_check():
     assert run_check("05.class_weights", class_weight=[1, 2], y=y).points == 0
 
 
+def test_reference_threshold_keeps_the_recall_and_maximises_precision():
+    from course_utils.grading.checks import lesson05
+
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.35, 0.2, 0.7, 0.3, 0.1, 0.05])
+    assert lesson05.reference_threshold(p, y, 0.5) == 0.8      # 2 of 4 found, no false alarm
+    assert lesson05.reference_threshold(p, y, 0.75) == 0.35    # needs 0.35: one false alarm
+    assert lesson05.reference_threshold(p, y, 1.0) == 0.2
+    assert lesson05.reference_threshold(np.zeros(4), np.array([1, 0, 1, 0]), 0.5) is None
+
+
+def test_pick_threshold_checks():
+    y = np.array([1, 1, 0, 0])
+    p = np.array([0.9, 0.6, 0.4, 0.1])
+    assert run_check("05.pick_threshold", threshold=0.6, p=p, y=y).passed
+    assert "expected 0.6" in run_check("05.pick_threshold", threshold=0.5, p=p, y=y).message
+    from course_utils.grading.checks import lesson05
+
+    answers = [lesson05.reference_threshold(p_, y_, r) for p_, y_, r in lesson05.unseen_threshold_cases()]
+    assert run_check("05.pick_threshold_unseen", answers=answers).passed
+    assert run_check("05.pick_threshold_unseen", answers=[0.5] * len(answers)).points == 0
+
+
 def test_class_weights_are_judged_on_the_lessons_labels():
     """Balanced weights for the student's own, easier labels do not count."""
     easy = np.array([0, 1])

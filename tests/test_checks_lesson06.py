@@ -50,6 +50,14 @@ def test_unfreeze_top():
     assert outcome.points == 0 and "frozen" in outcome.message
 
 
+def test_choose_remedy_wants_the_best_on_validation():
+    scores = {"none": 0.7, "dropout 0.5": 0.75, "weight decay 1e-2": 0.72, "dropout + weight decay": 0.74}
+    assert run_check("06.choose_remedy", val_scores=scores, choice="dropout 0.5").passed
+    worse = run_check("06.choose_remedy", val_scores=scores, choice="none")
+    assert worse.points == 0 and "'dropout 0.5'" in worse.message
+    assert "each remedy" in run_check("06.choose_remedy", val_scores={"none": 0.7}, choice="none").message
+
+
 def test_unfreeze_top_hidden_runs_only_on_the_lessons_small_base():
     """The hidden check's model must be the lesson's MobileNetV2 0.35, not an easier stand-in."""
     from course_utils.grading.checks.lesson06 import small_base

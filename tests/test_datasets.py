@@ -87,3 +87,27 @@ def test_mirror_datasets_load(mirror_only):
     assert len(set(mnist["y_train"][:50].tolist())) > 5, "MNIST's sorted training set is shuffled"
     assert datasets.load_arrays("mnist_m")["x_train"].shape[1:] == (32, 32, 3)
     assert set(datasets.load_arrays("pneumonia")) >= {"x_train", "y_val", "x_test"}
+
+
+@needs_mirror
+@pytest.mark.parametrize("name", ["cats_and_dogs", "hymenoptera"])
+def test_held_out_test_split_never_overlaps_validation(name):
+    root = datasets.dataset_root(name) / datasets.SPLIT_FOLDERS[name]["validation"]
+    fraction = datasets.HELD_OUT_TEST[name]
+    val = datasets.held_out_files(root, "validation", fraction)
+    test = datasets.held_out_files(root, "test", fraction)
+    for cls in val:
+        everything = sorted(p for p in (root / cls).iterdir() if p.is_file())
+        assert not set(val[cls]) & set(test[cls])
+        assert sorted(val[cls] + test[cls]) == everything
+        assert len(test[cls]) == round(fraction * len(everything))
+    assert datasets.held_out_files(root, "test", fraction) == test  # fixed, the same for everyone
+    with pytest.raises(ValueError, match="held-out"):
+        datasets.held_out_files(root, "train", fraction)
+
+
+@needs_mirror
+def test_load_images_reads_the_test_split():
+    test = datasets.load_images("hymenoptera", "test", 16, verbose=False)
+    val = datasets.load_images("hymenoptera", "validation", 16, verbose=False)
+    assert len(test) + len(val) == 153 and test.class_names == ["ants", "bees"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -73,3 +75,18 @@ def test_measure_latencies_times_several_models_in_turn():
     small, big = _tiny(24, 2), _tiny(24, 64)
     ms = model_zoo.measure_latencies({"small": small, "big": big}, batch=2, repeats=2)
     assert set(ms) == {"small", "big"} and all(v > 0 for v in ms.values())
+
+
+def test_every_backbone_has_a_family_with_one_sentence():
+    for name in backbones.BACKBONES:
+        family = model_zoo.FAMILY_OF[name]
+        sentence = model_zoo.FAMILIES[family]
+        assert sentence.startswith(family) and sentence.endswith(".")
+        assert not re.search(r"\. [A-Z]", sentence), f"{family}: one sentence, please"
+    assert {"VGG", "ResNet", "Inception"} <= {model_zoo.FAMILY_OF[n] for n in backbones.BACKBONES}
+
+
+def test_the_source_documents_families_build_without_weights():
+    for name in ("vgg16", "inception_v3"):
+        model = backbones.load_backbone(name, 96, weights=None, pooling="avg", verbose=False)
+        assert model.output_shape[-1] in (512, 2048)

@@ -24,7 +24,32 @@ PUBLISHED_SIZE_MB: dict[str, float] = {
     "mobilenet": 16,
     "efficientnet_b0": 29,
     "resnet50": 98,
+    "vgg16": 528,
+    "inception_v3": 92,
     "xception": 88,
+}
+# One sentence per architecture family: what its design changed (paper, year).
+FAMILIES: dict[str, str] = {
+    "VGG": "VGG (Simonyan & Zisserman, 2014): a plain stack of 3x3 convolutions and max-pooling, "
+           "deep for its time; most of its 138 M weights sit in the three fully connected layers "
+           "of its top.",
+    "ResNet": "ResNet (He et al., 2015): residual blocks add each block's input to its output "
+              "(skip connections), which lets networks of 50 and more layers train.",
+    "Inception": "Inception (Szegedy et al., 2015 for v3): modules run 1x1, 3x3 and 5x5 "
+                 "convolutions side by side, factorised into cheaper ones (e.g. 3x3 as 1x3 then 3x1).",
+    "Xception": "Xception (Chollet, 2017): Inception taken to the extreme, every convolution split "
+                "into a per-channel (depthwise) one and a 1x1 one.",
+    "MobileNet": "MobileNet (Howard et al., 2017; V2 Sandler et al., 2018; V3 Howard et al., 2019): "
+                 "depthwise-separable convolutions for phones, V2 adds inverted residual blocks, V3 "
+                 "a searched design; the width multiplier alpha thins every layer.",
+    "EfficientNet": "EfficientNet (Tan & Le, 2019): a searched base network scaled up in depth, "
+                    "width and input resolution together, with one coefficient.",
+}
+FAMILY_OF: dict[str, str] = {
+    "mobilenet_v2": "MobileNet", "mobilenet_v2_035": "MobileNet", "mobilenet": "MobileNet",
+    "mobilenet_025": "MobileNet", "mobilenet_v3_small": "MobileNet",
+    "mobilenet_v3_large": "MobileNet", "efficientnet_b0": "EfficientNet", "resnet50": "ResNet",
+    "vgg16": "VGG", "inception_v3": "Inception", "xception": "Xception",
 }
 
 
@@ -84,8 +109,8 @@ def locate_weights(name: str, image_size: int = 224, include_top: bool = False
 def backbone_row(name: str, image_size: int = 128, batch: int = 8, repeats: int = 3) -> dict:
     """Build backbone ``name`` (no top, average pooling, ``weights=None``) and measure one row.
 
-    Keys: name, constructor, params, weights_offline, weights_file, weights_mb (size of
-    the located no-top file, None when not offline), published_mb, published_top1,
+    Keys: name, family, constructor, params, weights_offline, weights_file, weights_mb (size
+    of the located no-top file, None when not offline), published_mb, published_top1,
     latency_ms (per image at ``image_size``), image_size.
     """
     spec = backbones.get(name)
@@ -93,6 +118,7 @@ def backbone_row(name: str, image_size: int = 128, batch: int = 8, repeats: int 
     found = locate_weights(name, image_size)
     row = {
         "name": name,
+        "family": FAMILY_OF.get(name, spec.constructor),
         "constructor": spec.constructor + (f"(alpha={spec.kwargs['alpha']})" if "alpha" in spec.kwargs
                                            else ""),
         "params": int(model.count_params()),

@@ -17,3 +17,21 @@ def predict_batches(model, x, batch_size=64):
     """
     return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
                            for i in range(0, len(x), batch_size)])
+
+
+import keras
+
+
+def unfreeze_from(base, first_layer):
+    """Make `base` trainable from the layer named `first_layer` on (None: nothing), the rest frozen.
+
+    BatchNormalization layers stay frozen everywhere: a frozen BatchNormalization layer runs
+    in inference mode (its stored statistics) whatever `training` flag reaches it, on every
+    Keras version. Recompile the model afterwards: `trainable` takes effect at `compile`.
+    """
+    base.trainable = True
+    names = [layer.name for layer in base.layers]
+    start = names.index(first_layer) if first_layer else len(names)
+    for i, layer in enumerate(base.layers):
+        layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
+    return base

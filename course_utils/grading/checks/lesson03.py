@@ -19,15 +19,41 @@ from course_utils.grading.checks.common import (
     held_out_images,
     is_backbone,
     model_accuracy,
+    require_image_size,
     require_imagenet_backbone,
     require_model,
 )
 from course_utils.grading.registry import CheckFailed, register_check
 
 MIN_HEAD_ACCURACY = 0.85
-MIN_UNSEEN_ACCURACY = 0.80
+MIN_UNSEEN_ACCURACY = 0.85
 AUGMENTATION_LAYERS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
                        "RandomContrast", "RandomCrop", "RandomBrightness")
+C_CANDIDATES = (0.001, 0.01, 0.1, 1.0, 10.0)
+TIE = 0.011  # one validation photo in a hundred: scores this close count as a tie
+TEST_PER_CLASS = 100  # held-out test photos per class the hidden checks score on
+
+
+def probe_scores(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
+                 candidates=C_CANDIDATES) -> dict[float, float]:
+    """Validation accuracy of a logistic-regression probe for each regularisation strength C."""
+    from sklearn.linear_model import LogisticRegression
+
+    return {c: float(LogisticRegression(C=c, max_iter=2000).fit(train_x, train_y).score(val_x, val_y))
+            for c in candidates}
+
+
+def best_of(scores: dict[float, float]) -> float:
+    """The C with the highest score; on a tie, the smallest C (the simplest model)."""
+    top = max(scores.values())
+    return min(c for c, v in scores.items() if v == top)
+
+
+def _as_choice(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"`best_C` should be one of {list(C_CANDIDATES)}, got {value!r}") from error
 BACKBONE = "mobilenet_v2"
 LESSON_SEED = 42  # the lesson's SEED: the training photos are sampled with it
 RECOMPUTED = 8  # training photos whose features the hidden check recomputes
@@ -127,15 +153,15 @@ def head_accuracy(head: Any, val_features: Any, y: Any) -> None:
 
 @register_check("03.head_on_unseen_photos", points=2)
 def head_on_unseen_photos(base: Any, head: Any) -> None:
-    """Hidden: the head classifies 40 unseen photos >= 0.80 from the check's own base's features."""
+    """Hidden: the head classifies held-out test photos >= 0.85 from the check's own base's features."""
     require_model(base, "base")
     require_model(head, "head")
     require_imagenet_backbone(base, BACKBONE, "base")
     size = _base_size(base)
-    photos = held_out_images("cats_and_dogs", size)
+    photos = held_out_images("cats_and_dogs", size, per_class=TEST_PER_CLASS, split="test")
     accuracy = model_accuracy(head, reference_features(size, photos.x), photos.y)
     if accuracy < MIN_UNSEEN_ACCURACY:
-        raise CheckFailed(f"on 40 unseen validation photos your head scores {accuracy:.2f} on "
+        raise CheckFailed(f"on {len(photos)} held-out test photos your head scores {accuracy:.2f} on "
                           f"MobileNetV2's features; expected >= {MIN_UNSEEN_ACCURACY}")
 
 
@@ -167,3 +193,55 @@ def augmentation_inside(model: Any) -> None:
         raise CheckFailed("two predictions on the same photos differ: augmentation (or dropout) is "
                           "active at prediction time; use Keras' Random* layers, which only act "
                           "when training")
+
+
+@register_check("03.choose_on_validation", points=2)
+def choose_on_validation(val_scores: Any, best_C: Any, train_features: Any, train_y: Any,
+                         val_features: Any, val_y: Any) -> None:
+    """Every candidate C scored on the validation features, and the best one chosen."""
+    if not isinstance(val_scores, dict) or len(val_scores) != len(C_CANDIDATES):
+        raise CheckFailed(f"`val_scores` should be a dict with one validation accuracy per C in "
+                          f"{list(C_CANDIDATES)}")
+    try:
+        got = {float(c): float(v) for c, v in val_scores.items()}
+    except (TypeError, ValueError) as error:
+        raise CheckFailed("`val_scores` maps each C (a number) to an accuracy (a number)") from error
+    if sorted(got) != sorted(C_CANDIDATES):
+        raise CheckFailed(f"`val_scores` has the keys {sorted(got)}; use exactly {list(C_CANDIDATES)}")
+    as_array(train_features, "train_features"), as_array(val_features, "val_features")
+    # refit on the very arrays the student fitted on (their dtype included: float32 and float64
+    # fits differ in the last digits)
+    expected = probe_scores(np.asarray(train_features), np.asarray(train_y),
+                            np.asarray(val_features), np.asarray(val_y))
+    for c, v in expected.items():
+        if abs(got[c] - v) > 1e-6:
+            raise CheckFailed(f"for C={c} you report {got[c]:.3f}, but LogisticRegression(C={c}, "
+                              f"max_iter=2000) fitted on train_features scores {v:.3f} on val_features: "
+                              "score each candidate on the validation split")
+    choice = _as_choice(best_C)
+    if choice != best_of(got):
+        raise CheckFailed(f"`best_C` is {choice}, but the highest validation accuracy in your table "
+                          f"belongs to C={best_of(got)} (on a tie, take the smallest C)")
+
+
+@register_check("03.choice_recomputed", points=2)
+def choice_recomputed(best_C: Any, image_size: Any) -> None:
+    """Hidden: the grader scores the candidates itself (its own base, the lesson's photos); the
+    choice must be one of the best on validation."""
+    from course_utils import datasets, features, profiles
+
+    choice = _as_choice(best_C)
+    size = require_image_size(image_size)
+    profile = profiles.get_profile()
+    base = _reference_base(size)
+    splits = {split: datasets.load_images("cats_and_dogs", split, size, per_class=n, seed=LESSON_SEED,
+                                          verbose=False)
+              for split, n in (("train", profile.train_per_class), ("validation", profile.val_per_class))}
+    f = {split: features.extract_features(base, d.x, preprocess=BACKBONE, verbose=False)
+         for split, d in splits.items()}
+    scores = probe_scores(f["train"], splits["train"].y, f["validation"], splits["validation"].y)
+    good = [c for c, v in scores.items() if v >= max(scores.values()) - TIE]
+    if choice not in good:
+        table = ", ".join(f"C={c}: {v:.3f}" for c, v in scores.items())
+        raise CheckFailed(f"recomputed on the validation photos ({table}), C={choice} is not among the "
+                          "best; choose the C with the highest validation accuracy")

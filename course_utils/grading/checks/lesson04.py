@@ -25,7 +25,9 @@ from course_utils.grading.registry import CheckFailed, register_check
 
 MAX_FINE_TUNE_LR = 1e-4
 MIN_FINE_TUNED_ACCURACY = 0.85
+PAIRING_ANSWERS = ("ok", "double sigmoid", "logits read as probabilities")
 BACKBONE = "mobilenet_v2"
+TEST_PER_CLASS = 100  # held-out test photos per class the hidden check scores on
 
 
 def _base_of(model: Any) -> Any:
@@ -108,16 +110,17 @@ def bn_stays_put(model: Any) -> None:
 
 @register_check("04.fine_tuned_accuracy", points=2)
 def fine_tuned_accuracy(model: Any) -> None:
-    """Hidden: the fine-tuned MobileNetV2 classifies 40 unseen validation photos (loaded here) >= 0.85."""
+    """Hidden: the fine-tuned MobileNetV2 on held-out test photos (loaded here, never seen) >= 0.85."""
     require_model(model, "model")
     shape = model.input_shape
     if len(shape) != 4 or shape[1] != shape[2] or not shape[1]:
         raise CheckFailed(f"`model` should take square photos (None, size, size, 3), got {shape}")
     _require_pretrained(_base_of(model))
-    photos = held_out_images("cats_and_dogs", int(shape[1]))
+    photos = held_out_images("cats_and_dogs", int(shape[1]), per_class=TEST_PER_CLASS, split="test")
     accuracy = float(np.mean(_predicted_class(model, photos.x.astype("float32")) == photos.y))
     if accuracy < MIN_FINE_TUNED_ACCURACY:
-        raise CheckFailed(f"on 40 unseen validation photos the fine-tuned model scores {accuracy:.2f}; "
+        raise CheckFailed(f"on {len(photos)} held-out test photos the fine-tuned model scores "
+                          f"{accuracy:.2f}; "
                           f"expected >= {MIN_FINE_TUNED_ACCURACY}. Is the learning rate low, the "
                           "head trained first, and BatchNormalization frozen?")
 
@@ -140,3 +143,75 @@ def logits_loss(logit_head: Any) -> None:
     if not from_logits:
         raise CheckFailed("the head outputs logits but the loss expects probabilities: use "
                           "keras.losses.BinaryCrossentropy(from_logits=True)")
+
+
+def reference_pairing(model: Any) -> str:
+    """What is wrong with a one-output head's last activation and loss, as the exercise asks."""
+    loss, from_logits = loss_name(model)
+    activation = activation_name(model.layers[-1])
+    if activation == "sigmoid":
+        return "double sigmoid" if from_logits else "ok"
+    return "ok" if from_logits else "logits read as probabilities"
+
+
+def _pairing_head(last: str, from_logits: bool | None, hidden: int = 0, style: str = "dense") -> Any:
+    """A compiled one-output head: ``last`` activation via the Dense layer or an Activation layer;
+    the loss as a string (``from_logits=None``) or as a BinaryCrossentropy object."""
+    import keras
+
+    layers = [keras.Input((6,))] + [keras.layers.Dense(4, activation="relu") for _ in range(hidden)]
+    if style == "separate":
+        layers += [keras.layers.Dense(1), keras.layers.Activation(last)]
+    else:
+        layers.append(keras.layers.Dense(1, activation=None if last == "linear" else last))
+    model = keras.Sequential(layers)
+    loss = ("binary_crossentropy" if from_logits is None
+            else keras.losses.BinaryCrossentropy(from_logits=from_logits))
+    model.compile(optimizer="adam", loss=loss)
+    return model
+
+
+def suspect_heads() -> dict[str, Any]:
+    """The four heads of exercise 2, one per pairing (a colleague's, compiled, untrained)."""
+    return {"A": _pairing_head("sigmoid", True), "B": _pairing_head("linear", None, hidden=1),
+            "C": _pairing_head("sigmoid", None), "D": _pairing_head("linear", True, hidden=1)}
+
+
+def unseen_pairing_heads() -> list[Any]:
+    """Heads the student's function has not seen: separate Activation layers, loss objects."""
+    return [_pairing_head("sigmoid", False, hidden=2, style="separate"),
+            _pairing_head("sigmoid", True, style="separate"),
+            _pairing_head("linear", False, hidden=2),
+            _pairing_head("linear", True, style="separate"),
+            _pairing_head("sigmoid", None, hidden=1, style="separate")]
+
+
+def _compare_pairings(answers: Any, heads: list[Any]) -> None:
+    if not isinstance(answers, list) or len(answers) != len(heads):
+        raise CheckFailed(f"expected {len(heads)} answers, one per head")
+    for i, (answer, head) in enumerate(zip(answers, heads, strict=True)):
+        if answer not in PAIRING_ANSWERS:
+            raise CheckFailed(f"answer {answer!r} is not one of {list(PAIRING_ANSWERS)}")
+        expected = reference_pairing(head)
+        if answer != expected:
+            loss, from_logits = loss_name(head)
+            raise CheckFailed(
+                f"head {i + 1} ends in '{activation_name(head.layers[-1])}' and its loss is '{loss}' "
+                f"with from_logits={from_logits}: that is {expected!r}, you said {answer!r}. Read the "
+                "last layer's activation (an Activation layer counts) and the loss's from_logits "
+                "(a loss given as a string means from_logits=False)")
+
+
+@register_check("04.pairing_problem", points=2)
+def pairing_problem(answers: Any) -> None:
+    """The diagnosis of the four suspect heads, in the order A, B, C, D."""
+    heads = suspect_heads()
+    if isinstance(answers, dict):
+        answers = [answers.get(name) for name in heads]
+    _compare_pairings(answers, list(heads.values()))
+
+
+@register_check("04.pairing_problem_unseen", points=2)
+def pairing_problem_unseen(answers: Any) -> None:
+    """Hidden: the student's diagnosis function on heads built differently."""
+    _compare_pairings(answers, unseen_pairing_heads())

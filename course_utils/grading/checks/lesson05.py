@@ -71,7 +71,7 @@ def debiased_colored_mnist(model: Any, x: Any, y: Any) -> None:
 
 @register_check("05.debiased_hidden", points=2)
 def debiased_hidden(model: Any) -> None:
-    """Hidden: a fresh test environment (colour flipped 90%, other noise draw) built here.
+    """Hidden: a test environment of digits the exercise never loads (colour flipped 90%).
 
     The model must score >= 0.55 and beat always predicting that environment's majority label.
     """
@@ -80,11 +80,11 @@ def debiased_hidden(model: Any) -> None:
 
     require_model(model, "debiased")
     mnist = datasets.load_arrays("mnist")
-    env = bias.colored_mnist(mnist["x_test"][:4000], mnist["y_test"][:4000], color_flip=0.9, seed=2024)
+    env = bias.colored_mnist(mnist["x_test"][5000:], mnist["y_test"][5000:], color_flip=0.9, seed=2024)
     acc = model_accuracy(model, env["x"], env["y"])
     floor = max(MIN_TEST_ACC, majority_accuracy(env["y"]) + MIN_GAIN_OVER_MAJORITY)
     if acc < floor:
-        raise CheckFailed(f"on a fresh colour-flipped test environment your model scores {acc:.2f} "
+        raise CheckFailed(f"on colour-flipped digits you never saw your model scores {acc:.2f} "
                           f"(< {floor:.2f}; always guessing the commoner label scores "
                           f"{majority_accuracy(env['y']):.2f}): it relies on the colour")
 
@@ -115,3 +115,114 @@ def class_weights_check(class_weight: Any, y: Any) -> None:
         if not np.isclose(cw[int(c)], want, rtol=1e-3):
             raise CheckFailed(f"class {c} ({n} of {len(y)} examples) should weigh {want:.3f}, not "
                               f"{cw[int(c)]:.3f}: the rare class gets the large weight")
+
+
+THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
+MIN_RECALL = 0.95
+MIN_TEST_RECALL = 0.95
+RARE_DIGIT = 7
+
+
+def precision_recall_at(p: np.ndarray, y: np.ndarray, threshold: float) -> tuple[float, float]:
+    """Precision and recall of the positive class when ``p >= threshold`` counts as positive."""
+    predicted = p >= threshold
+    true_positives = float(np.sum(predicted & (y == 1)))
+    precision = true_positives / max(float(np.sum(predicted)), 1.0)
+    recall = true_positives / max(float(np.sum(y == 1)), 1.0)
+    return precision, recall
+
+
+def reference_threshold(p: Any, y: Any, min_recall: float) -> float | None:
+    """The threshold of ``THRESHOLDS`` with the best precision among those keeping recall >=
+    ``min_recall`` (ties: the highest threshold); None when no threshold keeps that recall."""
+    p, y = np.asarray(p, dtype="float64").reshape(-1), np.asarray(y).reshape(-1).astype(int)
+    best, best_precision = None, -1.0
+    for t in THRESHOLDS:
+        precision, recall = precision_recall_at(p, y, t)
+        if recall >= min_recall and precision >= best_precision:
+            best, best_precision = float(t), precision
+    return best
+
+
+def rare_digit_data(seed: int = 0) -> dict[str, np.ndarray]:
+    """Exercise 4's data: "is it a 7?" (about 10% positives) on flattened MNIST digits.
+
+    Training and validation come from MNIST's training digits; ``x_test`` / ``y_test`` are
+    official test digits the exercise never loads (for the grader).
+    """
+    from course_utils import datasets
+
+    mnist = datasets.load_arrays("mnist")
+    x = mnist["x_train"][:3000].reshape(3000, -1).astype("float32") / 255.0
+    y = (mnist["y_train"][:3000] == RARE_DIGIT).astype(int)
+    x_test = mnist["x_test"][5000:7000].reshape(2000, -1).astype("float32") / 255.0
+    y_test = (mnist["y_test"][5000:7000] == RARE_DIGIT).astype(int)
+    return {"x_train": x[:2000], "y_train": y[:2000], "x_val": x[2000:], "y_val": y[2000:],
+            "x_test": x_test, "y_test": y_test}
+
+
+def rare_digit_classifier(data: dict[str, np.ndarray]) -> Any:
+    """The exercise's model: a logistic regression on the training digits (deterministic)."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=0.05, max_iter=1000).fit(data["x_train"], data["y_train"])
+
+
+def unseen_threshold_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """(probabilities, labels, minimum recall) cases the student's function has not seen."""
+    rng = np.random.default_rng(2024)
+    cases = []
+    for n, positives, noise, min_recall in ((300, 30, 0.25, 0.9), (500, 100, 0.4, 0.8),
+                                            (200, 10, 0.1, 1.0), (100, 50, 0.6, 0.5)):
+        y = np.zeros(n, dtype=int)
+        y[rng.choice(n, positives, replace=False)] = 1
+        p = np.clip(0.35 * y + 0.3 + rng.normal(0, noise, n), 0, 1)
+        cases.append((np.round(p, 3), y, min_recall))
+    return cases
+
+
+def _compare_threshold(got: Any, expected: float | None, what: str) -> None:
+    if expected is None:
+        if got is not None:
+            raise CheckFailed(f"{what}: no threshold keeps the recall that high; return None")
+        return
+    try:
+        value = float(got)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"{what}: expected a threshold (a number), got {got!r}") from error
+    if not np.isclose(value, expected):
+        raise CheckFailed(f"{what}: you chose {value:g}, expected {expected:g}. Keep the thresholds "
+                          "whose recall is at least the minimum, then take the best precision (on a tie, "
+                          "the highest threshold); a photo counts as positive when p >= threshold")
+
+
+@register_check("05.pick_threshold", points=2)
+def pick_threshold(threshold: Any, p: Any, y: Any) -> None:
+    """The threshold chosen on the validation probabilities, recall >= 0.95, best precision."""
+    _compare_threshold(threshold, reference_threshold(p, y, MIN_RECALL), "on the validation digits")
+
+
+@register_check("05.pick_threshold_unseen", points=1)
+def pick_threshold_unseen(answers: Any) -> None:
+    """Hidden: the student's function on probabilities it has not seen."""
+    cases = unseen_threshold_cases()
+    if not isinstance(answers, list) or len(answers) != len(cases):
+        raise CheckFailed(f"expected {len(cases)} answers")
+    for i, (answer, (p, y, min_recall)) in enumerate(zip(answers, cases, strict=True)):
+        _compare_threshold(answer, reference_threshold(p, y, min_recall), f"case {i + 1}")
+
+
+@register_check("05.threshold_on_test", points=2)
+def threshold_on_test(threshold: Any) -> None:
+    """Hidden: the grader refits the exercise's model and checks the threshold on unseen digits."""
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"`threshold` should be a number, got {threshold!r}") from error
+    data = rare_digit_data()
+    clf = rare_digit_classifier(data)
+    precision, recall = precision_recall_at(clf.predict_proba(data["x_test"])[:, 1], data["y_test"], t)
+    if recall < MIN_TEST_RECALL:
+        raise CheckFailed(f"on {len(data['y_test'])} digits you never saw, threshold {t:g} finds only "
+                          f"{recall:.0%} of the 7s (precision {precision:.0%}); choose it on the validation "
+                          f"split so that recall stays >= {MIN_RECALL:.0%} there")

@@ -2,7 +2,8 @@
 
 Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
 The hidden checks compute features with their own ImageNet MobileNetV2 of photos they load
-themselves (the head must beat the majority-class baseline there), and try the student's
+themselves (held-out test photos for the head, which must beat the majority-class baseline
+there), train exercise 1's remedies themselves, and try the student's
 ``unfreeze_top`` only on the untrained MobileNetV2 0.35 the lesson builds, verified layer by
 layer.
 """
@@ -10,6 +11,8 @@ layer.
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from course_utils.grading.checks.common import (
     majority_accuracy,
@@ -21,6 +24,80 @@ from course_utils.grading.registry import CheckFailed, register_check
 
 MIN_HEAD_ACC = 0.70
 MIN_GAIN_OVER_MAJORITY = 0.1
+PER_CLASS = 20  # exercise 1's training photos per class (the exercise's PER_CLASS)
+# Exercise 1: the remedies to choose from, as keyword arguments of lesson 06's make_head.
+REMEDIES = {
+    "none": {},
+    "dropout 0.5": {"dropout": 0.5},
+    "weight decay 1e-2": {"l2": 1e-2},
+    "dropout + weight decay": {"dropout": 0.5, "l2": 1e-2},
+}
+REMEDY_SEEDS = (0, 1, 2)
+REMEDY_EPOCHS = 100
+TIE = 0.02
+
+
+def remedy_scores(f_train: np.ndarray, y_train: np.ndarray, f_val: np.ndarray, y_val: np.ndarray,
+                  seeds=REMEDY_SEEDS, epochs: int = REMEDY_EPOCHS) -> dict[str, float]:
+    """Mean validation accuracy of each remedy over ``seeds``: lesson 06's head, full batch."""
+    from course_utils import seeds as seeding
+    from course_utils.taught.fine_tuning import predict_batches
+    from course_utils.taught.overfitting import make_head, one_batch
+
+    out = {}
+    for name, kwargs in REMEDIES.items():
+        accs = []
+        for seed in seeds:
+            seeding.seed_everything(seed)
+            head = make_head(f_train.shape[1], **kwargs)
+            head.fit(one_batch(f_train, y_train), epochs=epochs, shuffle=False, verbose=0)
+            accs.append(float(np.mean((predict_batches(head, f_val)[:, 0] > 0.5) == y_val)))
+        out[name] = float(np.mean(accs))
+    return out
+
+
+@register_check("06.choose_remedy", points=2)
+def choose_remedy(val_scores: Any, choice: Any) -> None:
+    """One mean validation accuracy per remedy, and the choice is the best of them."""
+    if not isinstance(val_scores, dict) or sorted(val_scores) != sorted(REMEDIES):
+        raise CheckFailed(f"`val_scores` should map each remedy {list(REMEDIES)} to its mean "
+                          "validation accuracy")
+    try:
+        scores = {k: float(v) for k, v in val_scores.items()}
+    except (TypeError, ValueError) as error:
+        raise CheckFailed("the values of `val_scores` should be accuracies (numbers)") from error
+    if not all(0.0 <= v <= 1.0 for v in scores.values()):
+        raise CheckFailed(f"accuracies lie between 0 and 1; yours: {scores}")
+    best = max(scores, key=scores.get)
+    if choice not in REMEDIES:
+        raise CheckFailed(f"`choice` should be one of {list(REMEDIES)}, got {choice!r}")
+    if scores[choice] < scores[best]:
+        raise CheckFailed(f"you chose {choice!r} ({scores[choice]:.3f}) but {best!r} scores "
+                          f"{scores[best]:.3f} on validation: choose the best on validation")
+
+
+@register_check("06.remedy_recomputed", points=2)
+def remedy_recomputed(choice: Any, image_size: Any) -> None:
+    """Hidden: the grader trains every remedy itself (its own base and photos); the choice must
+    be among the best on validation."""
+    from course_utils import backbones, datasets, features
+
+    if choice not in REMEDIES:
+        raise CheckFailed(f"`choice` should be one of {list(REMEDIES)}, got {choice!r}")
+    size = require_image_size(image_size)
+    base = backbones.load_backbone("mobilenet_v2", size, pooling="avg", verbose=False)
+    train = datasets.load_images("hymenoptera", "train", size, per_class=PER_CLASS, seed=42,
+                                 verbose=False)
+    val = datasets.load_images("hymenoptera", "validation", size, seed=42, verbose=False)
+
+    def feats(x):
+        return features.extract_features(base, x, preprocess="mobilenet_v2", verbose=False)
+
+    scores = remedy_scores(feats(train.x), train.y, feats(val.x), val.y)
+    if scores[choice] < max(scores.values()) - TIE:
+        table = ", ".join(f"{k}: {v:.3f}" for k, v in scores.items())
+        raise CheckFailed(f"recomputed on the validation photos ({table}), {choice!r} is not among the "
+                          "best: choose the remedy with the highest mean validation accuracy")
 
 
 def small_base() -> Any:
@@ -31,7 +108,7 @@ def small_base() -> Any:
                                           include_top=False)
 
 
-@register_check("06.early_stopping", points=2)
+@register_check("06.early_stopping", points=1)
 def early_stopping(config: Any) -> None:
     """The callback watches a validation metric, waits a few epochs and restores the best weights."""
     if not isinstance(config, dict):
@@ -66,21 +143,21 @@ def head_regularised(head: Any) -> None:
 
 @register_check("06.head_generalises", points=2)
 def head_generalises(head: Any, image_size: Any) -> None:
-    """Hidden: the head scores >= 0.70 on all validation photos, features recomputed here."""
+    """Hidden: the head on the held-out test photos (never seen), features recomputed here >= 0.70."""
     from course_utils import backbones, datasets, features
 
     require_model(head, "head")
     size = require_image_size(image_size)
     base = backbones.load_backbone("mobilenet_v2", size, pooling="avg", verbose=False)
-    held = datasets.load_images("hymenoptera", "validation", size, seed=42, verbose=False)
-    f = features.extract_features(base, backbones.preprocess("mobilenet_v2", held.x), verbose=False)
+    test = datasets.load_images("hymenoptera", "test", size, seed=42, verbose=False)
+    f = features.extract_features(base, test.x, preprocess="mobilenet_v2", verbose=False)
     pred = (head.predict(f, verbose=0).reshape(-1) > 0.5).astype(int)
-    acc = float((pred == held.y).mean())
-    floor = max(MIN_HEAD_ACC, majority_accuracy(held.y) + MIN_GAIN_OVER_MAJORITY)
+    acc = float((pred == test.y).mean())
+    floor = max(MIN_HEAD_ACC, majority_accuracy(test.y) + MIN_GAIN_OVER_MAJORITY)
     if acc < floor:
-        raise CheckFailed(f"on all {len(held)} validation photos your head scores {acc:.2f} "
+        raise CheckFailed(f"on {len(test)} held-out test photos your head scores {acc:.2f} "
                           f"(< {floor:.2f}; always guessing the commoner class scores "
-                          f"{majority_accuracy(held.y):.2f}); train it on the frozen features with "
+                          f"{majority_accuracy(test.y):.2f}); train it on the frozen features with "
                           "early stopping")
 
 
