@@ -41,6 +41,19 @@ def as_array(value: Any, name: str) -> np.ndarray:
         raise CheckFailed(f"`{name}` should be a NumPy array of numbers") from error
 
 
+def finite_numbers(value: Any, name: str, count: int, what: str = "numbers") -> np.ndarray:
+    """``value`` as ``count`` finite floats, or ``CheckFailed`` saying what is wrong with it."""
+    try:
+        arr = np.asarray(value, dtype="float64").reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"`{name}` should be {what}") from error
+    if arr.size != count:
+        raise CheckFailed(f"`{name}` should hold {count} numbers, got {arr.size}")
+    if not np.all(np.isfinite(arr)):
+        raise CheckFailed(f"`{name}` contains NaN or infinity: {arr}")
+    return arr
+
+
 def loss_name(model: Any) -> tuple[str | None, bool]:
     """Return the compiled loss as a normalised name (None if not compiled) and from_logits."""
     loss = getattr(model, "loss", None)

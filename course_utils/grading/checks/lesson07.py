@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import batchnorm_layers, flat_layers, require_model
+from course_utils.grading.checks.common import batchnorm_layers, finite_numbers, flat_layers, require_model
 from course_utils.grading.registry import CheckFailed, register_check
 
 ADABN_MIN_GAIN = 0.03
@@ -41,22 +41,9 @@ def coral_pairs(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return pairs
 
 
-def _numbers(values: Any, name: str, count: int) -> np.ndarray:
-    """Return ``values`` as ``count`` floats, or fail with a hint."""
-    try:
-        arr = np.asarray(values, dtype="float64").reshape(-1)
-    except (TypeError, ValueError) as error:
-        raise CheckFailed(f"`{name}` should be a list of numbers (one CORAL loss per pair)") from error
-    if arr.size != count:
-        raise CheckFailed(f"`{name}` should hold {count} numbers, got {arr.size}")
-    if not np.all(np.isfinite(arr)):
-        raise CheckFailed(f"`{name}` contains NaN or infinity: {arr}")
-    return arr
-
-
 def _compare_coral(values: Any, seed: int, name: str) -> None:
     pairs = coral_pairs(seed)
-    got = _numbers(values, name, len(pairs))
+    got = finite_numbers(values, name, len(pairs), what="a list of numbers (one CORAL loss per pair)")
     want = np.array([coral_reference(s, t) for s, t in pairs])
     if abs(got[0]) > 1e-6:
         raise CheckFailed(f"the loss of a batch against itself should be 0, got {got[0]:.4g}")

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import model_accuracy, require_model
+from course_utils.grading.checks.common import finite_numbers, model_accuracy, require_model
 from course_utils.grading.registry import CheckFailed, register_check
 
 HOSPITAL_A_SHARE = 0.6       # as in the lesson: hospital A's share of the training X-rays
@@ -47,21 +47,9 @@ def reference_ess(w: np.ndarray) -> float:
     return float(w.sum() ** 2 / np.sum(w**2))
 
 
-def _floats(value: Any, name: str, count: int) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype="float64").reshape(-1)
-    except (TypeError, ValueError) as error:
-        raise CheckFailed(f"`{name}` should be numbers") from error
-    if arr.size != count:
-        raise CheckFailed(f"`{name}` should hold {count} numbers, got {arr.size}")
-    if not np.all(np.isfinite(arr)):
-        raise CheckFailed(f"`{name}` contains NaN or infinity")
-    return arr
-
-
 def _compare_weights(weights: Any, ess: Any, seed: int, n_source: int, n_target: int) -> None:
     p = demo_probabilities(seed, n_source)
-    got = _floats(weights, "weights", n_source)
+    got = finite_numbers(weights, "weights", n_source)
     want = reference_weights(p, n_source, n_target)
     if np.allclose(got, p / p.mean(), rtol=1e-3) or np.allclose(got, p, rtol=1e-3):
         raise CheckFailed("your weights follow p(target|x) itself; the weight is the odds "
@@ -74,7 +62,7 @@ def _compare_weights(weights: Any, ess: Any, seed: int, n_source: int, n_target:
                           f"(first three expected {np.round(want[:3], 4).tolist()}, got "
                           f"{np.round(got[:3], 4).tolist()})")
     cases = ess_cases(seed)
-    got_ess = _floats(ess, "ess", len(cases))
+    got_ess = finite_numbers(ess, "ess", len(cases))
     want_ess = np.array([reference_ess(w) for w in cases])
     if not np.allclose(got_ess, want_ess, rtol=1e-3):
         raise CheckFailed(f"effective sample sizes {np.round(got_ess, 2).tolist()}, expected "
