@@ -14,7 +14,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror  # noqa: E402
+from conftest import needs_mirror, tiny_backbone  # noqa: E402
 from course_utils.grading.artifacts import capture_source, load_artifacts  # noqa: E402
 from course_utils.grading.registry import run_check  # noqa: E402
 
@@ -87,15 +87,6 @@ def test_head_output(
     """Output units, activation and loss must pair up; uncompiled heads get partial credit."""
     head = captured(tmp_path, head=tiny_head(units, activation, loss))["head"]
     assert run_check("01.head_output", head=head).points == points
-
-
-def tiny_backbone(size: int = 8) -> keras.Model:
-    """A pooled stand-in for MobileNetV2 with more than 20 layers (so it counts as a backbone)."""
-    inputs = keras.Input((size, size, 3))
-    x = inputs
-    for _ in range(21):
-        x = keras.layers.Conv2D(3, 1)(x)
-    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="tiny_base")
 
 
 def raw_photo_model(units: int = 1, activation: str = "sigmoid", bias: float = 5.0,

@@ -7,17 +7,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror  # noqa: E402
+from conftest import needs_mirror, tiny_backbone  # noqa: E402
 from course_utils.grading.registry import run_check  # noqa: E402
-
-
-def tiny_backbone(size: int = 8) -> keras.Model:
-    """A pooled stand-in for MobileNetV2 with more than 20 layers (so it counts as a backbone)."""
-    inputs = keras.Input((size, size, 3))
-    x = inputs
-    for _ in range(21):
-        x = keras.layers.Conv2D(3, 1)(x)
-    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="tiny_base")
 
 
 def head(n: int = 3, activation: str = "sigmoid", bias: float = 0.0) -> keras.Model:
