@@ -88,8 +88,19 @@ def _missing_assets() -> list[str]:
     return [n.asset.name for n in catalog.NEEDS if not n.optional and assets.locate(n.asset) is None]
 
 
+def _worker_group(item) -> str:
+    """The pytest-xdist group of a test: the lessons (and the site test that renders them) share one
+    worker, in order; every other test file is a group of its own (its module fixtures run once)."""
+    path = Path(str(item.fspath))
+    return "lessons" if path.parent.name == "notebooks" or path.name == "test_site.py" else path.stem
+
+
 def pytest_collection_modifyitems(config, items):
-    """Raise nbval's per-message output wait; skip the lessons when their assets are missing."""
+    """Group tests for parallel workers, grade solutions last (their lessons have filled the feature
+    cache by then), raise nbval's per-message output wait, skip the lessons when assets are missing."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_worker_group(item)))
+    items.sort(key=lambda item: Path(str(item.fspath)).name == "test_notebooks.py")  # stable
     cells = [item for item in items if hasattr(item, "output_timeout")]
     missing = _missing_assets() if cells else []
     for item in cells:
