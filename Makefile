@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # Two pytest-xdist workers: the lessons run in order on one, the other tests on the other
-# (conftest.py groups them). TEST_WORKERS=0 runs everything in one process.
+# (conftest.py's scheduler keeps the lessons together). TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
 .PHONY: setup run test site doctor fetch release lint clean
@@ -31,7 +31,7 @@ run: setup
 
 test: setup
 	$(PY) -m ruff check .
-	COURSE_PROFILE=smoke $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	COURSE_PROFILE=smoke $(PY) -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder $(PYTEST_ARGS)
 
 site: setup
 	$(PY) -m course_utils site $(if $(EXECUTED),--executed $(EXECUTED))

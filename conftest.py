@@ -88,18 +88,41 @@ def _missing_assets() -> list[str]:
     return [n.asset.name for n in catalog.NEEDS if not n.optional and assets.locate(n.asset) is None]
 
 
-def _worker_group(item) -> str:
-    """The pytest-xdist group of a test: the lessons (and the site test that renders them) share one
-    worker, in order; every other test file is a group of its own (its module fixtures run once)."""
-    path = Path(str(item.fspath))
-    return "lessons" if path.parent.name == "notebooks" or path.name == "test_site.py" else path.stem
+def worker_scope(nodeid: str) -> str:
+    """The unit of work a pytest-xdist worker takes whole: every lesson, in order, and the site test
+    that renders them form one; each solution's grading is one; any other test file is one (so its
+    module fixtures run once)."""
+    path = nodeid.split("::")[0]
+    if path.startswith("notebooks/") or path == "tests/test_site.py":
+        return "lessons"
+    return nodeid if "test_solution_scores" in nodeid else path
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pytest-xdist not installed: `pytest` runs in one process
+    LoadScopeScheduling = None
+
+if LoadScopeScheduling is not None:
+
+    class LessonsTogetherScheduling(LoadScopeScheduling):
+        """xdist's loadscope scheduling with the course's units (:func:`worker_scope`).
+
+        Not ``--dist loadgroup``: with pytest 9.2 it silently stops grouping (pytest-xdist
+        issue #1386); a scheduler's scope function is xdist's own extension point.
+        """
+
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_scope(nodeid)
+
+    def pytest_xdist_make_scheduler(config, log):
+        """Schedule the test run's work by :func:`worker_scope`, in collection order."""
+        return LessonsTogetherScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Group tests for parallel workers, grade solutions last (their lessons have filled the feature
-    cache by then), raise nbval's per-message output wait, skip the lessons when assets are missing."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_worker_group(item)))
+    """Grade solutions last (their lessons have filled the feature cache by then), raise nbval's
+    per-message output wait, skip the lessons when their assets are missing."""
     items.sort(key=lambda item: Path(str(item.fspath)).name == "test_notebooks.py")  # stable
     cells = [item for item in items if hasattr(item, "output_timeout")]
     missing = _missing_assets() if cells else []
