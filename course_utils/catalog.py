@@ -174,14 +174,34 @@ NEEDS: list[Need] = [
 DATASETS: dict[str, assets.Asset] = {n.asset.name: n.asset for n in NEEDS if n.asset.kind == "dataset"}
 
 
+@dataclass(frozen=True)
+class TfdsSet:
+    """A set from the TensorFlow Datasets catalogue, its relation to the course's data, its lessons."""
+
+    name: str  # the TFDS catalogue name, as ``tfds.load`` takes it
+    description: str
+    lessons: tuple[str, ...] = ()  # none: the lessons read the course's own copies
+
+
+# Optional: ``datasets.tfds_load`` reads them; ``fetch`` prepares them on a connected machine and
+# copies prepared ones into a mirror (``--to``); ``doctor`` says where each one is.
+TFDS_SETS: list[TfdsSet] = [
+    TfdsSet("tf_flowers", "TFDS' flower photos (3,670; the archive `flowers` downloads; the mirror's "
+                          "flowers are another collection)"),
+    TfdsSet("mnist", "TFDS' MNIST (all 70,000 digits; the mirror's mnist.npz holds 10,000 "
+                     "training and the 10,000 test digits)"),
+]
+TFDS_DIRNAME = "tensorflow_datasets"  # TFDS' own data_dir layout: <dir>/<name>/<version>/
+
+
 def needs_for(profile: str | None = None) -> list[Need]:
     """Return what a profile needs. Profiles change sizes, never assets, so all share one list."""
     profiles.get_profile(profile)  # validates the name
     return list(NEEDS)
 
 
-def fetch(profile: str | None = None, to: Path | None = None, progress: bool = True
-          ) -> list[tuple[str, str]]:
+def fetch(profile: str | None = None, to: Path | None = None, progress: bool = True,
+          tfds: bool = False) -> list[tuple[str, str]]:
     """Put every asset a profile needs into the cache, or into a mirror-layout folder ``to``.
 
     With ``to`` (a workshop USB stick, say), assets already present locally are
@@ -220,6 +240,31 @@ def fetch(profile: str | None = None, to: Path | None = None, progress: bool = T
         except (assets.DownloadError, assets.UnsafeArchiveError, OSError) as exc:
             status = "MISSING" + (" (optional)" if need.optional else "")
             results.append((asset.name, f"{status}: {exc}"))
+    return results + fetch_tfds(to, download=tfds)
+
+
+def fetch_tfds(to: Path | None = None, download: bool = False) -> list[tuple[str, str]]:
+    """Report each of :data:`TFDS_SETS`, copy prepared ones into ``to``; ``download`` prepares missing ones.
+
+    The lessons do not need them, so a plain ``fetch`` downloads none (tf_flowers is 218 MB).
+    """
+    from course_utils import tfds_sets
+
+    results = []
+    for tfds_set in TFDS_SETS:
+        label = f"tfds:{tfds_set.name}"
+        try:
+            found = tfds_sets.locate(tfds_set.name)
+            if found is None and download:
+                found = tfds_sets.prepare(tfds_set.name)
+            if found is None:
+                results.append((label, "not prepared (optional): `fetch --tfds` prepares it online"))
+            elif to is not None:
+                results.append((label, tfds_sets.copy_to(tfds_set.name, Path(to))))
+            else:
+                results.append((label, f"in the {found.source}"))
+        except (assets.AssetMissingError, assets.DownloadError, OSError) as exc:
+            results.append((label, f"MISSING (optional): {str(exc).splitlines()[0]}"))
     return results
 
 

@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fetch", help="download everything a profile needs (cache or --to DIR)")
     p.add_argument("--profile", choices=PROFILES)
     p.add_argument("--to", type=Path, help="write a mirror-layout folder here (e.g. a USB stick)")
+    p.add_argument("--tfds", action="store_true",
+                   help="also download and prepare the TensorFlow Datasets sets (optional, 230 MB)")
     p = sub.add_parser("run", help="execute lessons headless, write build/*.ipynb and *.html")
     p.add_argument("lessons", nargs="*", help="lesson numbers or names (default: all)")
     p.add_argument("--profile", choices=PROFILES)
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return doctor.run(args.profile)
     if args.command == "fetch":
-        return _fetch(args.profile, args.to)
+        return _fetch(args.profile, args.to, args.tfds)
     if args.command == "run":
         from course_utils.cli import run
 
@@ -81,13 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     return 2  # pragma: no cover
 
 
-def _fetch(profile: str | None, to: Path | None) -> int:
+def _fetch(profile: str | None, to: Path | None, tfds: bool = False) -> int:
     """Fetch every asset; exit 1 if a required one is still missing."""
     from course_utils import catalog
 
     print(f"Fetching what the {profile or 'current'} profile needs"
           + (f" into {to}" if to else " into your Keras cache") + " ...")
-    results = catalog.fetch(profile, to)
+    results = catalog.fetch(profile, to, tfds=tfds)
     width = max(len(name) for name, _ in results)
     for name, status in results:
         print(f"  {name.ljust(width)}  {status}")

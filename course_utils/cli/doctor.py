@@ -34,7 +34,7 @@ def environment_rows() -> list[tuple[str, str]]:
         from importlib.metadata import version
 
         rows.append(("tensorflow-datasets", f"{version('tensorflow-datasets')} (lesson 11 reads "
-                                            "<split>/<class>/<image> folders with it)"))
+                                            "<split>/<class>/<image> folders with it; tfds: rows below)"))
     except Exception:  # noqa: BLE001
         rows.append(("tensorflow-datasets", "NOT INSTALLED: pip install -r requirements.txt"))
     rows.append(("profile", f"{profiles.current_name()} ({profiles.ENV_VAR})"))
@@ -88,6 +88,23 @@ def asset_rows(profile: str | None = None) -> list[dict]:
     return rows
 
 
+def tfds_rows() -> list[dict]:
+    """Return one row per TensorFlow Datasets set of the catalogue: prepared where, or how to get it."""
+    from course_utils import tfds_sets
+
+    rows = []
+    for tfds_set in catalog.TFDS_SETS:
+        found = tfds_sets.locate(tfds_set.name)
+        rows.append({
+            "asset": f"tfds:{tfds_set.name}",
+            "kind": "tfds",
+            "lessons": " ".join(tfds_set.lessons) or "-",
+            "status": "prepared" if found else "not prepared (optional)",
+            "from": f"{found.source} ({found.path})" if found else "-",
+        })
+    return rows
+
+
 def run(profile: str | None = None) -> int:
     """Print the doctor's report; return 0 only when everything the profile needs is there."""
     print("Transfer learning with Keras 3 -- course doctor\n")
@@ -97,7 +114,10 @@ def run(profile: str | None = None) -> int:
         print(f"{key.ljust(width)}  {value}")
     print()
     rows = asset_rows(profile)
-    print(format_table(rows, ["asset", "kind", "lessons", "status", "from"]))
+    print(format_table(rows + tfds_rows(), ["asset", "kind", "lessons", "status", "from"]))
+    if any(r["status"] != "prepared" for r in tfds_rows()):
+        print("\n`tfds_sets.load(name, split)` reads the tfds: sets above with `tfds.load`; "
+              "`python -m course_utils fetch --tfds` prepares them on a connected machine.")
     missing = [r for r in rows if r["status"] in ("MISSING", "CHANGED")]
     if not missing:
         print(f"\nAll {len(rows)} assets the {profile or profiles.current_name()} profile needs are "
