@@ -181,11 +181,27 @@ class TfdsSet:
     name: str  # the TFDS catalogue name, as ``tfds.load`` takes it
     description: str
     lessons: tuple[str, ...] = ()  # none: the lessons read the course's own copies
+    # A folder that may already hold TFDS' original download files (a Debian package's), so the set
+    # is prepared with no network: the environment variable naming it, its default, the package.
+    source_env: str | None = None
+    source_dir: str | None = None
+    source_package: str | None = None
+    # Debian's build (strip-nondeterminism) drops each .gz file's name and time from its gzip header;
+    # put back, the files are byte for byte the ones TFDS registered checksums for: file -> time.
+    gzip_times: tuple[tuple[str, int], ...] = ()
 
 
-# Optional: ``datasets.tfds_load`` reads them; ``fetch`` prepares them on a connected machine and
-# copies prepared ones into a mirror (``--to``); ``doctor`` says where each one is.
+# ``datasets.tfds_load`` reads them (``tfds_sets`` finds or prepares the copy); ``fetch`` prepares
+# those a lesson uses (``--tfds``: all) and copies prepared ones into a mirror (``--to``); ``doctor``
+# says where each one is. Only lesson 00 reads one: the others read the course's own copies.
 TFDS_SETS: list[TfdsSet] = [
+    TfdsSet("fashion_mnist", "Zalando's Fashion-MNIST (70,000 28x28 grey clothing photos, 10 classes)",
+            ("00",), source_env="COURSE_FASHION_MNIST_DIR",
+            source_dir="/usr/share/datasets/fashion-mnist", source_package="dataset-fashion-mnist",
+            gzip_times=(("train-images-idx3-ubyte.gz", 1504176606),
+                        ("train-labels-idx1-ubyte.gz", 1504176606),
+                        ("t10k-images-idx3-ubyte.gz", 1504176627),
+                        ("t10k-labels-idx1-ubyte.gz", 1504176627))),
     TfdsSet("tf_flowers", "TFDS' flower photos (3,670; the archive `flowers` downloads; the mirror's "
                           "flowers are another collection)"),
     TfdsSet("mnist", "TFDS' MNIST (all 70,000 digits; the mirror's mnist.npz holds 10,000 "
@@ -244,9 +260,10 @@ def fetch(profile: str | None = None, to: Path | None = None, progress: bool = T
 
 
 def fetch_tfds(to: Path | None = None, download: bool = False) -> list[tuple[str, str]]:
-    """Report each of :data:`TFDS_SETS`, copy prepared ones into ``to``; ``download`` prepares missing ones.
+    """Report each of :data:`TFDS_SETS`, copy prepared ones into ``to``; prepare missing ones.
 
-    The lessons do not need them, so a plain ``fetch`` downloads none (tf_flowers is 218 MB).
+    A set a lesson reads, or one whose original files are on disk (:func:`tfds_sets.local_source`),
+    is always prepared; the optional others only with ``download`` (tf_flowers is 218 MB).
     """
     from course_utils import tfds_sets
 
@@ -255,7 +272,8 @@ def fetch_tfds(to: Path | None = None, download: bool = False) -> list[tuple[str
         label = f"tfds:{tfds_set.name}"
         try:
             found = tfds_sets.locate(tfds_set.name)
-            if found is None and download:
+            if found is None and (download or tfds_set.lessons
+                                  or tfds_sets.local_source(tfds_set.name)):
                 found = tfds_sets.prepare(tfds_set.name)
             if found is None:
                 results.append((label, "not prepared (optional): `fetch --tfds` prepares it online"))
@@ -264,7 +282,8 @@ def fetch_tfds(to: Path | None = None, download: bool = False) -> list[tuple[str
             else:
                 results.append((label, f"in the {found.source}"))
         except (assets.AssetMissingError, assets.DownloadError, OSError) as exc:
-            results.append((label, f"MISSING (optional): {str(exc).splitlines()[0]}"))
+            status = "MISSING" + ("" if tfds_set.lessons else " (optional)")
+            results.append((label, f"{status}: {str(exc).splitlines()[0]}"))
     return results
 
 

@@ -2,7 +2,8 @@
 
 Image folders load as NumPy arrays (decoded once, bad files reported) and as
 ``tf.data`` pipelines (cached, shuffled with a seed, batched, prefetched).
-Array datasets load as NumPy with ``allow_pickle=False``. Three embedded sets
+Array datasets load as NumPy with ``allow_pickle=False``; sets of the TensorFlow Datasets
+catalogue load with ``tfds.load`` from an offline copy (:func:`tfds_load`). Three embedded sets
 need no mirror and no network: scikit-learn's digits, printed digits rendered
 from matplotlib's bundled fonts, and MNIST-M-style digits blended over
 ``skimage.data`` photos.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -202,6 +204,25 @@ def load_arrays(name: str, seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:
             out[f"y_{short}"] = d[f"{split}_labels"].reshape(-1)
         return out
     raise ValueError(f"{name} is not an array dataset; see load_images()")
+
+
+# ---------------------------------------------------------------- the TensorFlow Datasets catalogue
+
+
+def tfds_load(name: str, split: str, **kwargs: Any) -> Any:
+    """Load a TensorFlow Datasets set with ``tfds.load``, from the course's offline copy.
+
+    The course wraps ``tfds.load`` only to resolve ``data_dir`` offline: it passes
+    ``data_dir=<the first prepared copy>, download=False`` (a copy in ``$COURSE_MIRROR`` or your
+    cache, :func:`course_utils.tfds_sets.locate`), so a lesson never waits for a network. With no
+    copy, the set is prepared into the cache first by TFDS' own builder, from TFDS' original files
+    where they are on disk (Debian's ``dataset-fashion-mnist``) or else downloaded; offline with
+    neither, :class:`course_utils.assets.AssetMissingError` says what is missing and what to run.
+    Other keyword arguments (``as_supervised``, ``with_info``, ...) go to ``tfds.load``.
+    """
+    from course_utils import tfds_sets
+
+    return tfds_sets.load(name, split, **kwargs)
 
 
 # ---------------------------------------------------------------- embedded sets (no mirror)

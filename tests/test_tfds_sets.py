@@ -1,17 +1,23 @@
 """TensorFlow Datasets sets load with ``tfds.load`` offline from a prepared copy in a mirror or cache.
 
-The prepared copy is made here by TFDS itself: the registered ``mnist`` builder, its downloads
-replaced by 40 synthetic digits (the test is about TFDS' offline path, not about the pixels), so
-``tfds.load("mnist", ...)`` then reads exactly the layout a connected machine's ``fetch`` leaves.
+Two prepared copies, both made by TFDS itself: Fashion-MNIST, prepared with no network from the
+original files Debian's ``dataset-fashion-mnist`` installs (TFDS verifies them against its registered
+checksums); and the registered ``mnist`` builder with its downloads replaced by 40 synthetic digits
+(the test is about TFDS' offline path, not about the pixels). ``tfds.load`` then reads exactly the
+layout a connected machine's ``fetch`` leaves.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
-from course_utils import assets, catalog, tfds_sets
+from course_utils import assets, catalog, datasets, tfds_sets
 from course_utils.cli import doctor
+
+FASHION = tfds_sets.get("fashion_mnist")
 
 
 def _prepare_small_mnist(data_dir) -> None:
@@ -46,8 +52,9 @@ def prepared_mirror(tmp_path_factory):
 
 @pytest.fixture
 def offline_with(prepared_mirror, tmp_path, monkeypatch):
-    """No network, an empty Keras cache and TFDS folder, and the prepared mirror."""
+    """No network, an empty Keras cache and TFDS folder, no original files, and the prepared mirror."""
     monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setenv(FASHION.source_env, str(tmp_path / "no_originals"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds_default"))
     monkeypatch.setenv("COURSE_MIRROR", str(prepared_mirror))
@@ -87,3 +94,109 @@ def test_doctor_says_where_each_set_is(offline_with):
     rows = {row["asset"]: row for row in doctor.tfds_rows()}
     assert rows["tfds:mnist"]["status"] == "prepared" and rows["tfds:mnist"]["from"].startswith("mirror")
     assert rows["tfds:tf_flowers"]["status"] == "not prepared (optional)"
+
+
+# ---------------------------------------------------------------- Fashion-MNIST from Debian's files
+
+
+def _isolate(monkeypatch, home, tmp_path, originals=None) -> None:
+    """No network, no mirror, Keras cache ``home``, TFDS' own folder empty, originals where given."""
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.delenv("COURSE_MIRROR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds_default"))
+    monkeypatch.setenv(FASHION.source_env, str(originals or tmp_path / "no_originals"))
+
+
+@pytest.fixture(scope="module")
+def debian_files():
+    """The folder of Fashion-MNIST's original ``.gz`` files that Debian's package installs."""
+    folder = tfds_sets.local_source("fashion_mnist")
+    if folder is None:
+        pytest.skip(f"needs Debian's {FASHION.source_package} in {tfds_sets.source_dir('fashion_mnist')} "
+                    f"(`apt-get install {FASHION.source_package}`; .ci/run installs it)")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fashion_home(debian_files, tmp_path_factory):
+    """A Keras cache where TFDS prepared fashion_mnist offline from Debian's files (once per module)."""
+    home = tmp_path_factory.mktemp("fashion_home")
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, home, tmp_path_factory.mktemp("fashion_env"), originals=debian_files)
+        tfds_sets.prepare("fashion_mnist")
+    return home
+
+
+def test_debian_files_restored_are_byte_for_byte_tfds_registered_downloads(debian_files, tmp_path):
+    import tensorflow_datasets as tfds
+
+    registered = {info.filename: info.checksum
+                  for info in tfds.builder_cls("fashion_mnist").url_infos.values()}
+    assert sorted(registered) == sorted(name for name, _ in FASHION.gzip_times)
+    for name, mtime in FASHION.gzip_times:
+        restored = tfds_sets.restore_original(debian_files / name, tmp_path / name, mtime)
+        assert hashlib.sha256(restored.read_bytes()).hexdigest() == registered[name], name
+
+
+def test_fashion_mnist_is_prepared_offline_into_the_cache(fashion_home, tmp_path, monkeypatch):
+    _isolate(monkeypatch, fashion_home, tmp_path)  # no originals now: only the prepared copy
+    found = tfds_sets.locate("fashion_mnist")
+    assert found is not None and found.source == "cache"
+    assert found.path == fashion_home / catalog.TFDS_DIRNAME / "fashion_mnist" / found.path.name
+    assert (found.path / "dataset_info.json").is_file() and list(found.path.glob("*.tfrecord*"))
+    assert [p.name for p in found.data_dir.iterdir()] == ["fashion_mnist"]  # no downloads, no tmp
+
+
+def test_tfds_load_reads_the_prepared_copy_offline(fashion_home, tmp_path, monkeypatch):
+    _isolate(monkeypatch, fashion_home, tmp_path)
+    test, info = datasets.tfds_load("fashion_mnist", split="test", as_supervised=True, with_info=True)
+    labels = np.array([int(label) for _, label in test])
+    image = next(iter(test))[0].numpy()
+    assert len(labels) == 10_000 and set(labels) == set(range(10))
+    assert image.shape == (28, 28, 1) and image.dtype == np.uint8
+    assert info.splits["train"].num_examples == 60_000
+    assert info.features["label"].names[:2] == ["T-shirt/top", "Trouser"]
+
+
+def test_changed_originals_are_refused_by_tfds_checksums(debian_files, tmp_path, monkeypatch):
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    for name, _ in FASHION.gzip_times:
+        data = bytearray((debian_files / name).read_bytes())
+        if name == "t10k-labels-idx1-ubyte.gz":
+            data[100] ^= 0xFF
+        (changed / name).write_bytes(bytes(data))
+    _isolate(monkeypatch, tmp_path / "home", tmp_path, originals=changed)
+    with pytest.raises(assets.DownloadError, match="not TFDS' originals"):
+        tfds_sets.prepare("fashion_mnist")
+    assert tfds_sets.locate("fashion_mnist") is None
+
+
+def test_offline_with_no_copy_and_no_originals_says_what_to_install_or_run(tmp_path, monkeypatch):
+    _isolate(monkeypatch, tmp_path / "home", tmp_path)
+    with pytest.raises(assets.AssetMissingError) as error:
+        datasets.tfds_load("fashion_mnist", split="test")
+    message = str(error.value)
+    assert "'fashion_mnist' is not prepared" in message
+    assert "apt-get install dataset-fashion-mnist" in message and FASHION.source_env in message
+    assert "`python -m course_utils fetch`" in message and "COURSE_MIRROR" in message
+    assert str(tmp_path / "home" / catalog.TFDS_DIRNAME / "fashion_mnist") in message
+    row = {r["asset"]: r for r in doctor.tfds_rows()}["tfds:fashion_mnist"]
+    assert row["status"] == "MISSING" and "apt-get install dataset-fashion-mnist" in row["from"]
+
+
+def test_doctor_row_and_fetch_to_a_usb_mirror(fashion_home, debian_files, tmp_path, monkeypatch):
+    _isolate(monkeypatch, tmp_path / "empty_home", tmp_path, originals=debian_files)
+    row = {r["asset"]: r for r in doctor.tfds_rows()}["tfds:fashion_mnist"]
+    assert row["status"] == "not prepared" and "python -m course_utils fetch" in row["from"]
+    _isolate(monkeypatch, fashion_home, tmp_path)
+    row = {r["asset"]: r for r in doctor.tfds_rows()}["tfds:fashion_mnist"]
+    assert row["status"] == "prepared" and row["from"].startswith("cache")
+    usb = tmp_path / "usb"
+    assert dict(catalog.fetch_tfds(to=usb))["tfds:fashion_mnist"] == "copied from the cache"
+    _isolate(monkeypatch, tmp_path / "empty_home", tmp_path)
+    monkeypatch.setenv("COURSE_MIRROR", str(usb))
+    found = tfds_sets.locate("fashion_mnist")
+    assert found.source == "mirror" and found.path.parent == usb / catalog.TFDS_DIRNAME / "fashion_mnist"
+    assert len(list(datasets.tfds_load("fashion_mnist", split="test").take(3))) == 3

@@ -6,7 +6,7 @@ import os
 import platform
 import sys
 
-from course_utils import assets, catalog, profiles
+from course_utils import assets, catalog, profiles, tfds_sets
 from course_utils.cli.table import format_table
 
 
@@ -89,19 +89,32 @@ def asset_rows(profile: str | None = None) -> list[dict]:
 
 
 def tfds_rows() -> list[dict]:
-    """Return one row per TensorFlow Datasets set of the catalogue: prepared where, or how to get it."""
-    from course_utils import tfds_sets
+    """Return one row per TensorFlow Datasets set of the catalogue: prepared where, or how to get it.
 
+    Not prepared is fine where it can be prepared here (its original files are on disk, or downloads
+    are allowed): the first ``tfds_load`` or ``fetch`` does it. A set a lesson reads that cannot be
+    prepared offline is ``MISSING``.
+    """
     rows = []
     for tfds_set in catalog.TFDS_SETS:
         found = tfds_sets.locate(tfds_set.name)
-        rows.append({
-            "asset": f"tfds:{tfds_set.name}",
-            "kind": "tfds",
-            "lessons": " ".join(tfds_set.lessons) or "-",
-            "status": "prepared" if found else "not prepared (optional)",
-            "from": f"{found.source} ({found.path})" if found else "-",
-        })
+        source = None if found else tfds_sets.local_source(tfds_set.name)
+        fetch = "`python -m course_utils fetch" + ("`" if tfds_set.lessons else " --tfds`")
+        if found:
+            status, where = "prepared", f"{found.source} ({found.path})"
+        elif source is not None:
+            status, where = "not prepared", f"run {fetch} (from {source}, no network)"
+        elif not assets.offline():
+            status = "not prepared" + ("" if tfds_set.lessons else " (optional)")
+            where = f"run {fetch} (downloads it)"
+        elif tfds_set.lessons:
+            status = "MISSING"
+            where = (f"`apt-get install {tfds_set.source_package}`, or " if tfds_set.source_package
+                     else "") + "run `python -m course_utils fetch` online"
+        else:
+            status, where = "not prepared (optional)", f"run {fetch} online"
+        rows.append({"asset": f"tfds:{tfds_set.name}", "kind": "tfds",
+                     "lessons": " ".join(tfds_set.lessons) or "-", "status": status, "from": where})
     return rows
 
 
@@ -113,16 +126,21 @@ def run(profile: str | None = None) -> int:
     for key, value in env:
         print(f"{key.ljust(width)}  {value}")
     print()
-    rows = asset_rows(profile)
-    print(format_table(rows + tfds_rows(), ["asset", "kind", "lessons", "status", "from"]))
-    if any(r["status"] != "prepared" for r in tfds_rows()):
-        print("\n`tfds_sets.load(name, split)` reads the tfds: sets above with `tfds.load`; "
-              "`python -m course_utils fetch --tfds` prepares them on a connected machine.")
+    rows, sets = asset_rows(profile), tfds_rows()
+    print(format_table(rows + sets, ["asset", "kind", "lessons", "status", "from"]))
+    if any(r["status"] != "prepared" for r in sets):
+        print("\n`datasets.tfds_load(name, split)` reads the tfds: sets above with `tfds.load`; "
+              "`python -m course_utils fetch` prepares those a lesson reads (`--tfds`: all).")
     missing = [r for r in rows if r["status"] in ("MISSING", "CHANGED")]
-    if not missing:
+    missing_sets = [r for r in sets if r["status"] == "MISSING"]
+    for r in missing_sets:
+        print("\n" + tfds_sets.missing_message(r["asset"].removeprefix("tfds:")))
+    if not missing and not missing_sets:
         print(f"\nAll {len(rows)} assets the {profile or profiles.current_name()} profile needs are "
               "available. You can work offline.")
         return 0
+    if not missing:
+        return 1
     print(f"\n{len(missing)} needed asset(s) missing:\n")
     for r in missing:
         print((r["changed"] or assets.describe_search(r["need"].asset, fix=False)) + "\n")
