@@ -24,6 +24,7 @@ import os
 import shutil
 import struct
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,15 @@ def _quiet_tfds():
         tqdm_utils.display_progress_bar(was)
 
 
+def _remove_scratch(folder: Path, tries: int = 20) -> None:
+    """Remove ``folder``, waiting briefly while TFDS' worker threads still write into it."""
+    for _ in range(tries):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.25)
+
+
 def prepare(name: str) -> Prepared:
     """Prepare ``name`` into the course cache with TFDS' own builder: from its original files, or online.
 
@@ -169,18 +179,22 @@ def prepare(name: str) -> Prepared:
     target.mkdir(parents=True, exist_ok=True)
     how = f"from {source}, no network" if source else "downloads it once"
     print(f"preparing TFDS set {name!r} into {target} ({how}) ...", flush=True)
+    # The scratch folder is removed after the error is classified, never inside the ``try``: when
+    # TFDS refuses a file its worker threads may still be writing the others, and a failed cleanup
+    # raised there would replace the checksum error the learner needs to see.
+    tmp = Path(tempfile.mkdtemp(prefix=".prepare-", dir=target))
     try:
-        with tempfile.TemporaryDirectory(dir=target) as tmp, _quiet_tfds():
+        with _quiet_tfds():
             builder = tfds.builder(name, data_dir=str(target))
             if source is None:
-                builder.download_and_prepare(download_dir=str(Path(tmp) / "downloads"))
+                builder.download_and_prepare(download_dir=str(tmp / "downloads"))
             else:
-                manual = Path(tmp) / "manual"
+                manual = tmp / "manual"
                 manual.mkdir()
                 for file_name, mtime in get(name).gzip_times:
                     restore_original(source / file_name, manual / file_name, mtime)
                 builder.download_and_prepare(
-                    download_dir=str(Path(tmp) / "downloads"),
+                    download_dir=str(tmp / "downloads"),
                     download_config=tfds.download.DownloadConfig(manual_dir=str(manual),
                                                                  try_download_gcs=False))
     except NonMatchingChecksumError as exc:
@@ -190,6 +204,8 @@ def prepare(name: str) -> Prepared:
             f"them: {str(exc).splitlines()[0]}") from exc
     except Exception as exc:  # noqa: BLE001 - TFDS raises many kinds; all mean "could not get it"
         raise assets.DownloadError(f"TFDS could not prepare {name!r}: {exc}") from exc
+    finally:
+        _remove_scratch(tmp)
     found = locate(name)
     if found is None:
         raise assets.DownloadError(f"TFDS reported {name!r} prepared, but no copy is in {target}")
