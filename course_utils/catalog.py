@@ -94,10 +94,10 @@ def _dataset(name, description, required, url=None, install=None, manual=None, f
 
 # The one table: every asset the course uses, where it comes from, and the lessons that use it.
 NEEDS: list[Need] = [
-    Need(_w("mobilenet_v2"), ("01", "02", "03", "04", "05", "06", "07", "08", "09", "11")),
+    Need(_w("mobilenet_v2"), ("01", "02", "03", "04", "05", "06", "07", "08", "09", "13")),
     Need(_w("mobilenet_v2", top=True), ("02",)),
-    Need(_w("mobilenet_v2_035"), ("02", "11")),
-    Need(_w("mobilenet_025"), ("02", "11")),
+    Need(_w("mobilenet_v2_035"), ("02", "13")),
+    Need(_w("mobilenet_025"), ("02", "13")),
     Need(backbones.CLASS_INDEX, ("02",)),
     Need(_dataset("cats_and_dogs", "cats vs dogs photos (Kaggle/Asirra, TF tutorial subset)",
                  ["train/cats", "train/dogs", "validation/cats", "validation/dogs"],
@@ -114,7 +114,7 @@ NEEDS: list[Need] = [
                  ["train/ants", "train/bees", "val/ants", "val/bees"],
                  url="https://download.pytorch.org/tutorial/hymenoptera_data.zip",
                  install=_extract_subfolders("hymenoptera_data", {"train": "train", "val": "val"})),
-         ("06", "11")),
+         ("06", "13")),
     Need(_dataset("flowers", "flower photos, 5 classes (tf_flowers)",
                  ["daisy", "dandelion", "rose", "sunflower", "tulip"],
                  url="https://storage.googleapis.com/download.tensorflow.org/example_images/"
@@ -122,7 +122,7 @@ NEEDS: list[Need] = [
                  install=_extract_subfolders("flower_photos", {
                      "daisy": "daisy", "dandelion": "dandelion", "roses": "rose",
                      "sunflowers": "sunflower", "tulips": "tulip"})),
-         ("06", "11")),
+         ("06", "13")),
     Need(_dataset("photos", "sample photos for 'what does an ImageNet model see'", ["chelsea.jpg"],
                  manual="Without the mirror, lessons fall back to the photos shipped inside "
                         "scikit-image and scikit-learn (course_utils.datasets.package_photos)."),

@@ -68,7 +68,7 @@ KNOWN: dict[str, set[str]] = {
     "08_domain_remedies.ipynb": {"size", "prose"},
     "09_unsupervised_transfer.ipynb": {"size", "prose"},
     "10_text_transfer.ipynb": {"size", "prose"},
-    "11_your_own_data.ipynb": {"size", "prose"},
+    "13_your_own_data.ipynb": {"size", "prose"},
 }
 
 

@@ -33,7 +33,7 @@ def environment_rows() -> list[tuple[str, str]]:
     try:
         from importlib.metadata import version
 
-        rows.append(("tensorflow-datasets", f"{version('tensorflow-datasets')} (lesson 11 reads "
+        rows.append(("tensorflow-datasets", f"{version('tensorflow-datasets')} (lesson 13 reads "
                                             "<split>/<class>/<image> folders with it; tfds: rows below)"))
     except Exception:  # noqa: BLE001
         rows.append(("tensorflow-datasets", "NOT INSTALLED: pip install -r requirements.txt"))
