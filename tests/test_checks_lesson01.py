@@ -15,8 +15,8 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from conftest import needs_mirror, tiny_backbone  # noqa: E402
+from course_utils.checks.registry import run_check  # noqa: E402
 from course_utils.grading.artifacts import capture_source, load_artifacts  # noqa: E402
-from course_utils.grading.registry import run_check  # noqa: E402
 
 
 def tiny_base() -> keras.Model:
@@ -178,7 +178,7 @@ def test_fake_validation_set_and_constant_models_earn_only_the_head_points() -> 
 @needs_mirror
 def test_pixel_baseline_is_a_real_baseline() -> None:
     """The grader's own from-scratch baseline learns something, and far less than transfer."""
-    from course_utils.grading.checks import common, lesson01
+    from course_utils.checks import common, lesson01
 
     clf, pixels = lesson01.pixel_baseline()
     photos = common.held_out_images("cats_and_dogs", 32, per_class=lesson01.TEST_PER_CLASS,

@@ -7,7 +7,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from conftest import needs_mirror  # noqa: E402
-from course_utils.grading.registry import run_check  # noqa: E402
+from course_utils.checks.registry import run_check  # noqa: E402
 
 
 def tiny_base(size: int = 8) -> keras.Model:
@@ -108,7 +108,7 @@ def test_logits_loss_pairs_linear_output_with_from_logits():
 
 
 def test_pairing_problem_compares_with_the_reference_diagnosis():
-    from course_utils.grading.checks import lesson04
+    from course_utils.checks import lesson04
 
     right = [lesson04.reference_pairing(h) for h in lesson04.suspect_heads().values()]
     assert sorted(set(right)) == sorted(lesson04.PAIRING_ANSWERS)  # every diagnosis occurs
@@ -121,7 +121,7 @@ def test_pairing_problem_compares_with_the_reference_diagnosis():
 
 
 def test_reference_pairing_reads_a_separate_activation_layer():
-    from course_utils.grading.checks import lesson04
+    from course_utils.checks import lesson04
 
     head = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1), keras.layers.Activation("sigmoid")])
     head.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True))

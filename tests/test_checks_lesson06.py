@@ -6,7 +6,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from course_utils.grading.registry import run_check  # noqa: E402
+from course_utils.checks.registry import run_check  # noqa: E402
 
 
 def test_early_stopping_hints():
@@ -60,7 +60,7 @@ def test_choose_remedy_wants_the_best_on_validation():
 
 def test_unfreeze_top_hidden_runs_only_on_the_lessons_small_base():
     """The hidden check's model must be the lesson's MobileNetV2 0.35, not an easier stand-in."""
-    from course_utils.grading.checks.lesson06 import small_base
+    from course_utils.checks.lesson06 import small_base
 
     model = small_base()
     model.trainable = True

@@ -9,8 +9,8 @@ from conftest import needs_mirror
 
 keras = pytest.importorskip("keras")
 
-from course_utils.grading.checks import lesson08  # noqa: E402
-from course_utils.grading.registry import run_check  # noqa: E402
+from course_utils.checks import lesson08  # noqa: E402
+from course_utils.checks.registry import run_check  # noqa: E402
 from course_utils.taught import domain_remedies as taught08  # noqa: E402
 
 

@@ -15,8 +15,8 @@ keras = pytest.importorskip("keras")
 
 from conftest import needs_mirror  # noqa: E402
 from course_utils import seeds  # noqa: E402
-from course_utils.grading.checks import lesson09 as checks  # noqa: E402
-from course_utils.grading.registry import run_check  # noqa: E402
+from course_utils.checks import lesson09 as checks  # noqa: E402
+from course_utils.checks.registry import run_check  # noqa: E402
 from course_utils.taught.unsupervised_transfer import projection_head, small_encoder  # noqa: E402
 
 

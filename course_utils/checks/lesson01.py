@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import (
+from course_utils.checks.common import (
     BINARY_LOSSES,
     CATEGORICAL_LOSSES,
     activation_name,
@@ -25,7 +25,7 @@ from course_utils.grading.checks.common import (
     require_imagenet_backbone,
     require_model,
 )
-from course_utils.grading.registry import CheckFailed, CheckResult, register_check
+from course_utils.checks.registry import CheckFailed, CheckResult, register_check
 
 MIN_GAIN = 0.1
 MIN_TEST_ACCURACY = 0.85

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import require_imagenet_backbone
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import require_imagenet_backbone
+from course_utils.checks.registry import CheckFailed, register_check
 
 # Published by Keras (https://keras.io/api/applications/): ImageNet top-1 and CPU time per
 # inference step in ms. Exercise 3 chooses from this table.

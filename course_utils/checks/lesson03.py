@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import (
+from course_utils.checks.common import (
     activation_name,
     as_array,
     flat_layers,
@@ -23,7 +23,7 @@ from course_utils.grading.checks.common import (
     require_imagenet_backbone,
     require_model,
 )
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, register_check
 
 MIN_HEAD_ACCURACY = 0.85
 MIN_UNSEEN_ACCURACY = 0.85

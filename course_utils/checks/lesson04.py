@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import (
+from course_utils.checks.common import (
     activation_name,
     batchnorm_layers,
     held_out_images,
@@ -21,7 +21,7 @@ from course_utils.grading.checks.common import (
     require_imagenet_backbone,
     require_model,
 )
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, register_check
 
 MAX_FINE_TUNE_LR = 1e-4
 MIN_FINE_TUNED_ACCURACY = 0.85

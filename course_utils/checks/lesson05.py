@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import majority_accuracy, model_accuracy, require_model
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import majority_accuracy, model_accuracy, require_model
+from course_utils.checks.registry import CheckFailed, register_check
 
 HIDDEN_GROUPS = np.array([2, 0, 2, 1, 2, 2, 0, 1, 2, 2, 3])
 MIN_TEST_ACC = 0.55

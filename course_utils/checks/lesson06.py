@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import (
+from course_utils.checks.common import (
     majority_accuracy,
     require_image_size,
     require_model,
     require_same_architecture,
 )
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, register_check
 
 MIN_HEAD_ACC = 0.70
 MIN_GAIN_OVER_MAJORITY = 0.1

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import batchnorm_layers, finite_numbers, flat_layers, require_model
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import batchnorm_layers, finite_numbers, flat_layers, require_model
+from course_utils.checks.registry import CheckFailed, register_check
 
 ADABN_MIN_GAIN = 0.03
 MIN_SOURCE_ACCURACY = 0.8    # the source-only baseline must really classify source digits

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import finite_numbers, model_accuracy, require_model
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import finite_numbers, model_accuracy, require_model
+from course_utils.checks.registry import CheckFailed, register_check
 
 HOSPITAL_A_SHARE = 0.6       # as in the lesson: hospital A's share of the training X-rays
 SPLIT_SEED = 42              # the lesson's patient order

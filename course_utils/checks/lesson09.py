@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import require_model
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import require_model
+from course_utils.checks.registry import CheckFailed, register_check
 
 TEMPERATURES = (0.05, 0.2, 1.0)
 """The candidates of exercise 2."""

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import as_array, require_model
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import as_array, require_model
+from course_utils.checks.registry import CheckFailed, register_check
 
 OPTIONS = ("amazon", "tweets", "both")
 DECISION_MARGIN = 0.03   # the chosen head may trail the best one on fresh tweets by this much

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import (
+from course_utils.checks.common import (
     as_array,
     find_backbone,
     majority_accuracy,
@@ -23,7 +23,7 @@ from course_utils.grading.checks.common import (
     require_imagenet_backbone,
     require_model,
 )
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, register_check
 
 DATASET = "hymenoptera"
 CANDIDATES = ("mobilenet_v2", "mobilenet_025")

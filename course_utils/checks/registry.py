@@ -1,6 +1,6 @@
 """Registry of graded check functions and the student-facing ``check()`` call.
 
-A lesson module ``course_utils/grading/checks/lessonNN.py`` registers functions with
+A lesson module ``course_utils/checks/lessonNN.py`` registers functions with
 ``@register_check("NN.name", points=2)``. Each function receives the captured
 artifacts as keyword arguments and either returns ``None`` (full points), returns
 ``CheckResult(points, message)`` (partial credit) or raises ``CheckFailed(hint)``.
@@ -106,10 +106,10 @@ def load_checks_module(module: str | Path) -> None:
 
 
 def get_check(name: str) -> RegisteredCheck:
-    """Return the registered check, importing ``grading.checks.lesson<prefix>`` on first use."""
+    """Return the registered check, importing ``checks.lesson<prefix>`` on first use."""
     if name not in _REGISTRY:
         prefix = name.split(".", 1)[0]
-        module = f"course_utils.grading.checks.lesson{prefix}"
+        module = f"course_utils.checks.lesson{prefix}"
         if importlib.util.find_spec(module) is not None:
             importlib.import_module(module)
     if name not in _REGISTRY:

@@ -38,6 +38,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from course_utils import assets, engine
+from course_utils.checks.registry import get_check, load_checks_module
 from course_utils.engine import CellRun, ExecutionStats
 from course_utils.grading import sandbox
 from course_utils.grading.artifacts import (
@@ -53,7 +54,6 @@ from course_utils.grading.notebook import (
     read_notebook,
 )
 from course_utils.grading.plan import GradedCheck, Step, plan_execution, solution_checks
-from course_utils.grading.registry import get_check, load_checks_module
 from course_utils.grading.reports import (
     CheckScore,
     SubmissionResult,

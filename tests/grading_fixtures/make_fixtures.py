@@ -48,7 +48,7 @@ def solution() -> nbformat.NotebookNode:
     nb = new_notebook(
         cells=[
             new_markdown_cell("# Fixture lesson 99", id="title"),
-            code("setup", "import numpy as np\nfrom course_utils.grading.registry import check"),
+            code("setup", "import numpy as np\nfrom course_utils.checks.registry import check"),
             code(
                 "squares-code", "### BEGIN SOLUTION\nsquares = np.arange(5) ** 2\n### END SOLUTION"
             ),
@@ -104,8 +104,8 @@ def submissions(exercise: nbformat.NotebookNode) -> dict[str, nbformat.NotebookN
     insert_after(
         subs["patch_check"],
         "setup",
-        "import course_utils.grading.registry as c\n"
-        "from course_utils.grading.registry import CheckOutcome\n"
+        "import course_utils.checks.registry as c\n"
+        "from course_utils.checks.registry import CheckOutcome\n"
         "c.check = lambda *a, **k: print('✓ all checks passed')\n"
         "c.run_check = lambda name, **k: CheckOutcome(name, 99, 1)\n"
         "c._REGISTRY.clear()\n"
@@ -248,12 +248,12 @@ def hostile_cases(exercise: nbformat.NotebookNode) -> dict[str, nbformat.Noteboo
 
     # 1. Plant code the check process would run: sitecustomize, a fake worker, a fake package.
     planted = (
-        "payload = ('import course_utils.grading.registry as r\\n'\n"
+        "payload = ('import course_utils.checks.registry as r\\n'\n"
         "           'r.run_check = lambda name, **k: r.CheckOutcome(name, 99, 99)\\n')\n"
         "for folder in writable_dirs():\n"
         "    for name in ('sitecustomize.py', 'usercustomize.py', 'course_utils/__init__.py',\n"
         "                 'course_utils/grading/__init__.py', 'course_utils/grading/worker.py',\n"
-        "                 'course_utils/grading/registry.py'):\n"
+        "                 'course_utils/checks/registry.py'):\n"
         "        try:\n"
         "            os.makedirs(os.path.dirname(os.path.join(folder, name)), exist_ok=True)\n"
         "            open(os.path.join(folder, name), 'w').write(payload)\n"
