@@ -109,8 +109,9 @@ def test_logits_loss_pairs_linear_output_with_from_logits():
 
 def test_pairing_problem_compares_with_the_reference_diagnosis():
     from course_utils.checks import lesson04
+    from course_utils.exercise_data.fine_tuning import suspect_heads
 
-    right = [lesson04.reference_pairing(h) for h in lesson04.suspect_heads().values()]
+    right = [lesson04.reference_pairing(h) for h in suspect_heads().values()]
     assert sorted(set(right)) == sorted(lesson04.PAIRING_ANSWERS)  # every diagnosis occurs
     assert run_check("04.pairing_problem", answers=right).passed
     wrong = run_check("04.pairing_problem", answers=["ok"] * 4)

@@ -22,6 +22,7 @@ from course_utils.checks.common import (
     require_model,
 )
 from course_utils.checks.registry import CheckFailed, register_check
+from course_utils.exercise_data.fine_tuning import pairing_head, suspect_heads
 
 MAX_FINE_TUNE_LR = 1e-4
 MIN_FINE_TUNED_ACCURACY = 0.85
@@ -154,36 +155,13 @@ def reference_pairing(model: Any) -> str:
     return "ok" if from_logits else "logits read as probabilities"
 
 
-def _pairing_head(last: str, from_logits: bool | None, hidden: int = 0, style: str = "dense") -> Any:
-    """A compiled one-output head: ``last`` activation via the Dense layer or an Activation layer;
-    the loss as a string (``from_logits=None``) or as a BinaryCrossentropy object."""
-    import keras
-
-    layers = [keras.Input((6,))] + [keras.layers.Dense(4, activation="relu") for _ in range(hidden)]
-    if style == "separate":
-        layers += [keras.layers.Dense(1), keras.layers.Activation(last)]
-    else:
-        layers.append(keras.layers.Dense(1, activation=None if last == "linear" else last))
-    model = keras.Sequential(layers)
-    loss = ("binary_crossentropy" if from_logits is None
-            else keras.losses.BinaryCrossentropy(from_logits=from_logits))
-    model.compile(optimizer="adam", loss=loss)
-    return model
-
-
-def suspect_heads() -> dict[str, Any]:
-    """The four heads of exercise 2, one per pairing (a colleague's, compiled, untrained)."""
-    return {"A": _pairing_head("sigmoid", True), "B": _pairing_head("linear", None, hidden=1),
-            "C": _pairing_head("sigmoid", None), "D": _pairing_head("linear", True, hidden=1)}
-
-
 def unseen_pairing_heads() -> list[Any]:
     """Heads the student's function has not seen: separate Activation layers, loss objects."""
-    return [_pairing_head("sigmoid", False, hidden=2, style="separate"),
-            _pairing_head("sigmoid", True, style="separate"),
-            _pairing_head("linear", False, hidden=2),
-            _pairing_head("linear", True, style="separate"),
-            _pairing_head("sigmoid", None, hidden=1, style="separate")]
+    return [pairing_head("sigmoid", False, hidden=2, style="separate"),
+            pairing_head("sigmoid", True, style="separate"),
+            pairing_head("linear", False, hidden=2),
+            pairing_head("linear", True, style="separate"),
+            pairing_head("sigmoid", None, hidden=1, style="separate")]
 
 
 def _compare_pairings(answers: Any, heads: list[Any]) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from course_utils.checks.common import majority_accuracy, model_accuracy, require_model
 from course_utils.checks.registry import CheckFailed, register_check
+from course_utils.exercise_data.data_bias import RARE_DIGIT, rare_digit_classifier, rare_digit_data
 
 HIDDEN_GROUPS = np.array([2, 0, 2, 1, 2, 2, 0, 1, 2, 2, 3])
 MIN_TEST_ACC = 0.55
@@ -120,7 +121,6 @@ def class_weights_check(class_weight: Any, y: Any) -> None:
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
 MIN_RECALL = 0.95
 MIN_TEST_RECALL = 0.95
-RARE_DIGIT = 7
 
 
 def precision_recall_at(p: np.ndarray, y: np.ndarray, threshold: float) -> tuple[float, float]:
@@ -144,28 +144,13 @@ def reference_threshold(p: Any, y: Any, min_recall: float) -> float | None:
     return best
 
 
-def rare_digit_data(seed: int = 0) -> dict[str, np.ndarray]:
-    """Exercise 4's data: "is it a 7?" (about 10% positives) on flattened MNIST digits.
-
-    Training and validation come from MNIST's training digits; ``x_test`` / ``y_test`` are
-    official test digits the exercise never loads (for the grader).
-    """
+def _test_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Official MNIST test digits the exercise never loads, flattened, labelled "is it a 7?"."""
     from course_utils import datasets
 
     mnist = datasets.load_arrays("mnist")
-    x = mnist["x_train"][:3000].reshape(3000, -1).astype("float32") / 255.0
-    y = (mnist["y_train"][:3000] == RARE_DIGIT).astype(int)
     x_test = mnist["x_test"][5000:7000].reshape(2000, -1).astype("float32") / 255.0
-    y_test = (mnist["y_test"][5000:7000] == RARE_DIGIT).astype(int)
-    return {"x_train": x[:2000], "y_train": y[:2000], "x_val": x[2000:], "y_val": y[2000:],
-            "x_test": x_test, "y_test": y_test}
-
-
-def rare_digit_classifier(data: dict[str, np.ndarray]) -> Any:
-    """The exercise's model: a logistic regression on the training digits (deterministic)."""
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(C=0.05, max_iter=1000).fit(data["x_train"], data["y_train"])
+    return x_test, (mnist["y_test"][5000:7000] == RARE_DIGIT).astype(int)
 
 
 def unseen_threshold_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -219,10 +204,10 @@ def threshold_on_test(threshold: Any) -> None:
         t = float(threshold)
     except (TypeError, ValueError) as error:
         raise CheckFailed(f"`threshold` should be a number, got {threshold!r}") from error
-    data = rare_digit_data()
-    clf = rare_digit_classifier(data)
-    precision, recall = precision_recall_at(clf.predict_proba(data["x_test"])[:, 1], data["y_test"], t)
+    x_test, y_test = _test_digits()
+    clf = rare_digit_classifier(rare_digit_data())
+    precision, recall = precision_recall_at(clf.predict_proba(x_test)[:, 1], y_test, t)
     if recall < MIN_TEST_RECALL:
-        raise CheckFailed(f"on {len(data['y_test'])} digits you never saw, threshold {t:g} finds only "
+        raise CheckFailed(f"on {len(y_test)} digits you never saw, threshold {t:g} finds only "
                           f"{recall:.0%} of the 7s (precision {precision:.0%}); choose it on the validation "
                           f"split so that recall stays >= {MIN_RECALL:.0%} there")

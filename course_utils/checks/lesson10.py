@@ -12,28 +12,13 @@ import numpy as np
 
 from course_utils.checks.common import as_array, require_model
 from course_utils.checks.registry import CheckFailed, register_check
+from course_utils.exercise_data.text_transfer import pooling_case
 
 OPTIONS = ("amazon", "tweets", "both")
 DECISION_MARGIN = 0.03   # the chosen head may trail the best one on fresh tweets by this much
 MIN_FRESH_ACCURACY = 0.75
 HIDDEN_TWEETS = 300      # fresh, balanced tweets the hidden check labels itself
 HIDDEN_SEED = 2024
-
-
-def pooling_case(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Token vectors (batch, seq, d) and a padding mask of varied lengths; padding holds large values.
-
-    Whatever sits at padded positions must not reach the pooled vector, so the padding here is
-    deliberately far from the real tokens: averaging it in is an unmistakable mistake.
-    """
-    rng = np.random.default_rng(seed)
-    batch, seq, dim = 6, 9, 8
-    lengths = rng.integers(1, seq + 1, size=batch)
-    lengths[0] = seq                                   # one sentence without padding
-    mask = np.arange(seq)[None, :] < lengths[:, None]
-    hidden = rng.normal(size=(batch, seq, dim)).astype("float32")
-    hidden[~mask] = 50.0 + rng.normal(size=(int((~mask).sum()), dim))
-    return hidden, mask
 
 
 def mean_pool_reference(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
