@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import majority_accuracy, model_accuracy, require_model
-from course_utils.checks.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.data_bias import RARE_DIGIT, rare_digit_classifier, rare_digit_data
+
+register = lesson_checks(__name__)
 
 HIDDEN_GROUPS = np.array([2, 0, 2, 1, 2, 2, 0, 1, 2, 2, 3])
 MIN_TEST_ACC = 0.55
@@ -46,19 +48,19 @@ def _compare_group_weights(weights: Any, groups: np.ndarray, name: str) -> None:
                           f"{w.mean():.3f}")
 
 
-@register_check("05.group_weights", points=2)
+@register("group_weights", points=2)
 def group_weights_check(weights: Any) -> None:
     """The weights for groups [0, 0, 0, 1]: equal totals per group, mean 1 (= [2/3]*3 + [2])."""
     _compare_group_weights(weights, np.array([0, 0, 0, 1]), "weights")
 
 
-@register_check("05.group_weights_hidden", points=1)
+@register("group_weights_hidden", points=1)
 def group_weights_hidden(weights: Any) -> None:
     """Hidden: the student's function on unseen groups (see ``HIDDEN_GROUPS``)."""
     _compare_group_weights(weights, HIDDEN_GROUPS, "my_group_weights(...)")
 
 
-@register_check("05.debiased_colored_mnist", points=2)
+@register("debiased_colored_mnist", points=2)
 def debiased_colored_mnist(model: Any, x: Any, y: Any) -> None:
     """The debiased model scores >= 0.55 on the Colored MNIST test environment."""
     require_model(model, "debiased")
@@ -70,7 +72,7 @@ def debiased_colored_mnist(model: Any, x: Any, y: Any) -> None:
             "the reweighted validation set with restore_best_weights=True")
 
 
-@register_check("05.debiased_hidden", points=2)
+@register("debiased_hidden", points=2)
 def debiased_hidden(model: Any) -> None:
     """Hidden: a test environment of digits the exercise never loads (colour flipped 90%).
 
@@ -90,7 +92,7 @@ def debiased_hidden(model: Any) -> None:
                           f"{majority_accuracy(env['y']):.2f}): it relies on the colour")
 
 
-@register_check("05.class_weights", points=2)
+@register("class_weights", points=2)
 def class_weights_check(class_weight: Any, y: Any) -> None:
     """A Keras ``class_weight`` dict, balanced: n / (n_classes * count) for each class of ``y``.
 
@@ -181,13 +183,13 @@ def _compare_threshold(got: Any, expected: float | None, what: str) -> None:
                           "the highest threshold); a photo counts as positive when p >= threshold")
 
 
-@register_check("05.pick_threshold", points=2)
+@register("pick_threshold", points=2)
 def pick_threshold(threshold: Any, p: Any, y: Any) -> None:
     """The threshold chosen on the validation probabilities, recall >= 0.95, best precision."""
     _compare_threshold(threshold, reference_threshold(p, y, MIN_RECALL), "on the validation digits")
 
 
-@register_check("05.pick_threshold_unseen", points=1)
+@register("pick_threshold_unseen", points=1)
 def pick_threshold_unseen(answers: Any) -> None:
     """Hidden: the student's function on probabilities it has not seen."""
     cases = unseen_threshold_cases()
@@ -197,7 +199,7 @@ def pick_threshold_unseen(answers: Any) -> None:
         _compare_threshold(answer, reference_threshold(p, y, min_recall), f"case {i + 1}")
 
 
-@register_check("05.threshold_on_test", points=2)
+@register("threshold_on_test", points=2)
 def threshold_on_test(threshold: Any) -> None:
     """Hidden: the grader refits the exercise's model and checks the threshold on unseen digits."""
     try:

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import batchnorm_layers, finite_numbers, flat_layers, require_model
-from course_utils.checks.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.domain_mismatch import coral_pairs, mnist_test_rgb32
+
+register = lesson_checks(__name__)
 
 ADABN_MIN_GAIN = 0.03
 MIN_SOURCE_ACCURACY = 0.8    # the source-only baseline must really classify source digits
@@ -54,19 +56,19 @@ def _compare_coral(values: Any, seed: int, name: str) -> None:
         )
 
 
-@register_check("07.coral_loss", points=2)
+@register("coral_loss", points=2)
 def coral_loss(values: Any) -> None:
     """``my_coral`` on the notebook's pairs: 0 for equal batches, mean-shift invariant, exact."""
     _compare_coral(values, 7, "values")
 
 
-@register_check("07.coral_loss_hidden", points=1)
+@register("coral_loss_hidden", points=1)
 def coral_loss_hidden(values: Any) -> None:
     """Hidden: ``my_coral`` on pairs the student has not seen."""
     _compare_coral(values, 2024, "values")
 
 
-@register_check("07.adabn_statistics", points=2)
+@register("adabn_statistics", points=2)
 def adabn_statistics(adapted: Any, source: Any, x: Any) -> None:
     """Every BN layer's moving mean/variance equal the statistics of its inputs on the target."""
     import keras
@@ -125,7 +127,7 @@ def _require_only_statistics_changed(adapted: Any, source: Any) -> None:
                               "source model's: AdaBN changes only moving_mean and moving_variance")
 
 
-@register_check("07.adabn_improves", points=2)
+@register("adabn_improves", points=2)
 def adabn_improves(adapted_model: Any, source_model: Any) -> None:
     """Hidden: on MNIST-M test digits loaded here, the AdaBN model beats the source-only one.
 
@@ -165,7 +167,7 @@ def _pad_value(value: Any, name: str) -> float:
     return number
 
 
-@register_check("07.shift_diagnosis", points=2)
+@register("shift_diagnosis", points=2)
 def shift_diagnosis(cause: Any, pad_same: Any, pad_target: Any) -> None:
     """The right cause (class composition), no shift within MNIST and a large one to MNIST-M."""
     same, target = _pad_value(pad_same, "pad_same"), _pad_value(pad_target, "pad_target")
@@ -187,7 +189,7 @@ def shift_diagnosis(cause: Any, pad_same: Any, pad_target: Any) -> None:
         )
 
 
-@register_check("07.fair_pad_hidden", points=1)
+@register("fair_pad_hidden", points=1)
 def fair_pad_hidden(values: Any) -> None:
     """Hidden: ``fair_pad`` on the check's own pairs: one domain sorted by class, then MNIST vs MNIST-M.
 

@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import finite_numbers, model_accuracy, require_model
-from course_utils.checks.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.domain_remedies import demo_probabilities, ess_cases, pneumonia_split
+
+register = lesson_checks(__name__)
 
 # On hospital D's test X-rays, seeds 42-44 (smoke and laptop steps): source-only and importance
 # weights reach accuracy 0.60-0.85 and balanced accuracy 0.75-0.90; AdaBN 0.48-0.55 and 0.68-0.72.
@@ -46,13 +48,13 @@ def _compare_weights(weights: Any, ess: Any, seed: int, n_source: int, n_target:
                           "equal weights, 1 when one example holds all the weight")
 
 
-@register_check("08.importance_weights", points=2)
+@register("importance_weights", points=2)
 def importance_weights(weights: Any, ess: Any) -> None:
     """``my_weights`` on the notebook's probabilities (300 source, 100 target) and ``my_ess``."""
     _compare_weights(weights, ess, 3, 300, 100)
 
 
-@register_check("08.importance_weights_hidden", points=1)
+@register("importance_weights_hidden", points=1)
 def importance_weights_hidden(weights: Any, ess: Any) -> None:
     """Hidden: the same on probabilities and weight vectors the student has not seen."""
     _compare_weights(weights, ess, 2025, 240, 60)
@@ -61,7 +63,7 @@ def importance_weights_hidden(weights: Any, ess: Any) -> None:
 CANDIDATES = ("source-only", "AdaBN", "importance weights")
 
 
-@register_check("08.hospital_d_decision", points=2)
+@register("hospital_d_decision", points=2)
 def hospital_d_decision(choice: Any, val_scores: Any, shift_kind: Any) -> None:
     """The three remedies scored on validation, the best one chosen, and the shift diagnosed."""
     if not isinstance(val_scores, dict) or set(val_scores) != set(CANDIDATES):
@@ -88,7 +90,7 @@ def hospital_d_test() -> tuple[np.ndarray, np.ndarray]:
     return pneumonia_split("test", seed=7)
 
 
-@register_check("08.hospital_d_deployed", points=2)
+@register("hospital_d_deployed", points=2)
 def hospital_d_deployed(model: Any) -> None:
     """Hidden: the deployed model on hospital D's test X-rays, which the student never had."""
     require_model(model, "deployed")

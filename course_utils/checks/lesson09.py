@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import require_model
-from course_utils.checks.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.unsupervised_transfer import (
     RUNS,
     TEMPERATURES,
@@ -26,6 +26,8 @@ from course_utils.exercise_data.unsupervised_transfer import (
     exercise_digits,
     labelled,
 )
+
+register = lesson_checks(__name__)
 
 RUN_SEED = 42
 """The seed of the exercise's ``pretrain`` (its parameters cell)."""
@@ -159,7 +161,7 @@ def _verdicts(collapsed: Any, transfer: Any) -> tuple[dict[str, bool], str]:
     return {str(k): v for k, v in collapsed.items()}, transfer
 
 
-@register_check("09.collapse_diagnosis", points=2)
+@register("collapse_diagnosis", points=2)
 def collapse_diagnosis(spreads: Any, probe_accuracy: Any, collapsed: Any, transfer: Any,
                        encoder_a: Any, projector_a: Any, encoder_b: Any, projector_b: Any,
                        encoder_c: Any, projector_c: Any) -> None:
@@ -195,7 +197,7 @@ def collapse_diagnosis(spreads: Any, probe_accuracy: Any, collapsed: Any, transf
             "looks healthy is necessary, not sufficient")
 
 
-@register_check("09.collapse_diagnosis_hidden", points=1)
+@register("collapse_diagnosis_hidden", points=1)
 def collapse_diagnosis_hidden(collapsed: Any, transfer: Any, encoder_a: Any, projector_a: Any,
                               encoder_b: Any, projector_b: Any, encoder_c: Any, projector_c: Any) -> None:
     """Hidden: run B is what pretrain() gives (rebuilt here), and the verdicts hold on digits and
@@ -224,7 +226,7 @@ def _probe_all(encoders: dict[str, Any], draw, evaluation) -> dict[str, float]:
     return {t: _probe(_outputs(e, x_lab), y_lab, _outputs(e, x_eval), y_eval) for t, e in encoders.items()}
 
 
-@register_check("09.temperature_on_validation", points=2)
+@register("temperature_on_validation", points=2)
 def temperature_on_validation(val_accuracy: Any, chosen: Any, test_accuracy: Any,
                               encoder_0: Any, encoder_1: Any, encoder_2: Any) -> None:
     """Candidates scored on the validation digits, the best one chosen, its test accuracy reported."""
@@ -257,7 +259,7 @@ def temperature_on_validation(val_accuracy: Any, chosen: Any, test_accuracy: Any
                           f"the test digits, {want_test[chosen]:.3f}; you reported {reported:.3f}")
 
 
-@register_check("09.temperature_choice_holds", points=2)
+@register("temperature_choice_holds", points=2)
 def temperature_choice_holds(chosen: Any, encoder_0: Any, encoder_1: Any, encoder_2: Any) -> None:
     """Hidden: on digits the notebook never saw, the chosen temperature is (about) the best one."""
     keys = [str(t) for t in TEMPERATURES]

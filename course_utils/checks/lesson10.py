@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import as_array, require_model
-from course_utils.checks.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.text_transfer import pooling_case
+
+register = lesson_checks(__name__)
 
 OPTIONS = ("amazon", "tweets", "both")
 DECISION_MARGIN = 0.03   # the chosen head may trail the best one on fresh tweets by this much
@@ -55,13 +57,13 @@ def _compare_pooling(pooled: Any, seed: int) -> None:
                           "(mask = 1), then normalise")
 
 
-@register_check("10.mean_pool", points=2)
+@register("mean_pool", points=2)
 def mean_pool(pooled: Any) -> None:
     """``my_mean_pool`` on ``pooling_case(7)``: masked mean, then unit length."""
     _compare_pooling(pooled, 7)
 
 
-@register_check("10.mean_pool_hidden", points=1)
+@register("mean_pool_hidden", points=1)
 def mean_pool_hidden(pooled: Any) -> None:
     """Hidden: ``my_mean_pool`` on a case the student has not seen."""
     _compare_pooling(pooled, 2024)
@@ -84,7 +86,7 @@ def _heads(**heads: Any) -> dict[str, Any]:
     return out
 
 
-@register_check("10.choose_on_validation", points=2)
+@register("choose_on_validation", points=2)
 def choose_on_validation(decision: Any, val_scores: Any, head_amazon: Any, head_tweets: Any,
                          head_both: Any, x_val: Any, y_val: Any) -> None:
     """The scores are the heads' validation accuracies, and the decision is the best of them."""
@@ -111,7 +113,7 @@ def choose_on_validation(decision: Any, val_scores: Any, head_amazon: Any, head_
                           f"'{decision}' {float(val_scores[decision]):.3f}: ship the best on validation")
 
 
-@register_check("10.decision_holds", points=2)
+@register("decision_holds", points=2)
 def decision_holds(decision: Any, head_amazon: Any, head_tweets: Any, head_both: Any) -> None:
     """Hidden: on fresh tweets the check embeds itself, the chosen head is (close to) the best."""
     import keras_hub

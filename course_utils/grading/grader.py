@@ -38,7 +38,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from course_utils import assets, engine
-from course_utils.checks.registry import get_check, load_checks_module
+from course_utils.checks.registry import get_check, is_module_path, load_checks_module
 from course_utils.engine import CellRun, ExecutionStats
 from course_utils.grading import sandbox
 from course_utils.grading.artifacts import (
@@ -639,7 +639,7 @@ def _checks_modules(modules: list[str | Path]) -> tuple[tuple[str, bytes | None]
     snapshot = []
     for module in modules:
         text = str(module)
-        if text.endswith(".py") or "/" in text or os.sep in text:
+        if is_module_path(text):
             path = Path(text).resolve()
             snapshot.append((path.name, path.read_bytes()))
             load_checks_module(path)
