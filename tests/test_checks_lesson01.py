@@ -14,16 +14,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror, tiny_backbone  # noqa: E402
+from helpers import needs_mirror, tiny_backbone  # noqa: E402
+
 from course_utils.checks.registry import run_check  # noqa: E402
 from course_utils.grading.artifacts import capture_source, load_artifacts  # noqa: E402
-
-
-def tiny_base() -> keras.Model:
-    """A two-layer stand-in for MobileNetV2."""
-    inputs = keras.Input((8,))
-    x = keras.layers.Dense(4, activation="relu")(inputs)
-    return keras.Model(inputs, keras.layers.Dense(4)(x))
 
 
 def tiny_head(units: int, activation: str, loss: str | None) -> keras.Model:
@@ -46,10 +40,10 @@ def captured(tmp_path: Path, **values: object) -> dict[str, object]:
 
 def test_frozen_base_hint_and_genuine_weights(tmp_path: Path) -> None:
     """An unfrozen base fails with a count and the fix; a frozen stand-in is not MobileNetV2."""
-    base = tiny_base()
+    base = tiny_backbone()
     outcome = run_check("01.frozen_base", base=base)
     assert outcome.points == 0
-    assert "2 trainable layers" in outcome.message and "base.trainable = False" in outcome.message
+    assert "21 trainable layers" in outcome.message and "base.trainable = False" in outcome.message
     base.trainable = False
     outcome = run_check("01.frozen_base", **captured(tmp_path, base=base))
     assert outcome.points == 0 and "is not MobileNetV2" in outcome.message

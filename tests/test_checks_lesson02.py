@@ -7,7 +7,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror  # noqa: E402
+from helpers import needs_mirror  # noqa: E402
+
 from course_utils import backbones  # noqa: E402
 from course_utils.checks.lesson02 import (  # noqa: E402
     KERAS_TABLE,

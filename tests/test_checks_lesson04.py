@@ -6,23 +6,14 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror  # noqa: E402
+from helpers import needs_mirror, tiny_backbone  # noqa: E402
+
 from course_utils.checks.registry import run_check  # noqa: E402
-
-
-def tiny_base(size: int = 8) -> keras.Model:
-    """A pooled stand-in for MobileNetV2: 11 conv + BatchNormalization pairs (> 20 layers)."""
-    inputs = keras.Input((size, size, 3))
-    x = inputs
-    for _ in range(11):
-        x = keras.layers.Conv2D(3, 1)(x)
-        x = keras.layers.BatchNormalization()(x)
-    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="tiny_base")
 
 
 def fine_tunable(freeze_bn: bool = True, freeze_bottom: bool = True, lr: float = 1e-5,
                  unfreeze: bool = True, base: keras.Model | None = None, start: int = 10) -> keras.Model:
-    base = base or tiny_base()
+    base = base or tiny_backbone(batchnorm=True)
     base.trainable = unfreeze
     for i, layer in enumerate(base.layers):
         if unfreeze:

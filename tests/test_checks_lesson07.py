@@ -7,7 +7,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror  # noqa: E402
+from helpers import needs_mirror  # noqa: E402
+
 from course_utils.checks.lesson07 import coral_reference  # noqa: E402
 from course_utils.checks.registry import run_check  # noqa: E402
 from course_utils.exercise_data.domain_mismatch import coral_pairs  # noqa: E402

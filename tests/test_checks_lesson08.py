@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from conftest import needs_mirror
+from helpers import needs_mirror
 
 keras = pytest.importorskip("keras")
 

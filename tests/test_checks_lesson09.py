@@ -13,7 +13,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror  # noqa: E402
+from helpers import needs_mirror  # noqa: E402
+
 from course_utils import seeds  # noqa: E402
 from course_utils.checks import lesson09 as checks  # noqa: E402
 from course_utils.checks.registry import run_check  # noqa: E402

@@ -8,8 +8,8 @@ import sys
 
 import nbformat
 import pytest
+from helpers import ROOT, needs_mirror
 
-from conftest import ROOT, needs_mirror
 from course_utils.cli import run as runner
 
 

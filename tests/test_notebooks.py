@@ -13,8 +13,8 @@ import subprocess
 import sys
 
 import pytest
+from helpers import ROOT, needs_mirror
 
-from conftest import ROOT, needs_mirror
 from course_utils import engine
 
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))

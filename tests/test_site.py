@@ -22,8 +22,8 @@ from urllib.parse import unquote, urlparse
 
 import nbformat
 import pytest
+from helpers import ROOT
 
-from conftest import ROOT
 from course_utils import lessons as course_lessons
 from course_utils import report
 from course_utils.cli import site
