@@ -25,6 +25,7 @@ import pytest
 
 from course_utils.grading import sandbox
 from course_utils.grading.grader import SubmissionResult, grade_submissions, plan_execution
+from course_utils.grading.plan import StepKind
 
 FIXTURES = Path(__file__).resolve().parent / "grading_fixtures"
 SOLUTIONS = FIXTURES / "solutions"
@@ -175,7 +176,7 @@ def test_scores(graded: dict, case: str) -> None:
     """Each submission earns exactly the points its real work earns, in the sandbox."""
     result = by_case(graded, case)
     assert result.error is None
-    assert result.sandbox == "bwrap"
+    assert result.sandbox is not None and result.sandbox.label == "bwrap"
     points = tuple(check.points for check in result.checks)
     assert points == EXPECTED[case], [(c.key, c.points, c.message) for c in result.checks]
     assert result.max_score == 6
@@ -305,13 +306,13 @@ def test_plan_inserts_hidden_checks_and_restores_deleted_ones() -> None:
     steps, notes = plan_execution(solution, submission)
     kinds = [(s.kind, s.check.key if s.check else s.cell_number) for s in steps]
     assert kinds == [
-        ("student", 2),
-        ("student", 3),
-        ("capture", "99.squares"),
-        ("student", 4),
-        ("capture", "99.normalise"),
-        ("capture", "99.normalise_hidden"),
-        ("student", 6),
-        ("capture", "99.accuracy"),
+        (StepKind.STUDENT, 2),
+        (StepKind.STUDENT, 3),
+        (StepKind.CAPTURE, "99.squares"),
+        (StepKind.STUDENT, 4),
+        (StepKind.CAPTURE, "99.normalise"),
+        (StepKind.CAPTURE, "99.normalise_hidden"),
+        (StepKind.STUDENT, 6),
+        (StepKind.CAPTURE, "99.accuracy"),
     ]
     assert notes == ["the check cell for 99.squares was deleted; the original was restored"]

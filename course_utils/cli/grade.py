@@ -45,11 +45,12 @@ def results_table(results: list[SubmissionResult]) -> str:
     rows = []
     for result in results:
         row = {"submission": result.submission, "score": f"{result.score:g}",
-               "max": f"{result.max_score:g}", "error": result.error or "", "sandbox": result.sandbox}
+               "max": f"{result.max_score:g}", "error": result.error or "",
+               "sandbox": reports.sandbox_label(result)}
         row.update({check.key: f"{check.points:g}" for check in result.checks})
         rows.append(row)
     shown = ["submission", "score", "max", *columns]
-    if any(not result.sandbox.startswith("bwrap") for result in results):
+    if any(result.sandbox is None or not result.sandbox.available for result in results):
         shown.append("sandbox")
     if any(result.error for result in results):
         shown.append("error")
@@ -72,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {error}")
         return 2
     print(results_table(results))
-    if results and not results[0].sandbox.startswith("bwrap"):
-        print(f"\nWARNING: graded WITHOUT a sandbox: {results[0].sandbox}. See docs/grading.md.")
+    from course_utils.grading import reports
+
+    if results and reports.unsandboxed(results[0]):
+        print(f"\nWARNING: graded WITHOUT a sandbox: {reports.sandbox_label(results[0])}. "
+              "See docs/grading.md.")
     return 1 if any(result.error for result in results) else 0

@@ -92,7 +92,7 @@ def execute_notebook(
         runs = engine.execute(nb, path.parent, kernel_env, timeout, stop_on_error=True, kernel_log=log)
         headlines = report.read_headlines(report_file)
     stop = engine.first_stop(runs)
-    error = "" if stop is None else f"cell {stop[0] + 1}: {stop[1].detail or stop[1].status}"[:400]
+    error = "" if stop is None else f"cell {stop[0] + 1}: {stop[1].detail or stop[1].status.value}"[:400]
     result = LessonResult(
         lesson=path.stem,
         status="FAILED" if error else "ok",
