@@ -37,8 +37,11 @@ def test_every_lesson_part_is_named_after_a_lesson() -> None:
     assert graded and all(les.exercise and les.checks for les in graded)
 
 
-def test_every_asset_names_real_lessons() -> None:
+def test_every_asset_and_size_table_names_real_lessons() -> None:
+    from course_utils import profiles
+
     slugs = {les.slug for les in lessons.all_lessons()}
+    assert set(profiles.LESSON_SIZES) <= slugs
     for need in catalog.NEEDS:
         assert need.lessons and set(need.lessons) <= slugs, f"{need.asset.name}: {need.lessons}"
     for tfds_set in catalog.TFDS_SETS:
