@@ -4,7 +4,8 @@ Every submission is graded in one sandboxed run (module fixture), each hostile o
 followed by an honest one (a copy of ``perfect``), so a hostile submission can neither
 stop the grading of the next ones nor change their grade. The run uses its own asset
 mirror, Keras home, feature cache and temporary folder, which the tests then inspect.
-The hostile cases, one or more per root cause, are described in make_fixtures.py.
+The hostile cases, one or more per root cause, are the files of grading_fixtures/cases/, each
+saying what it attacks and why it fails.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ EXPECTED = {
     "infinite_loop": (1, 0, 0, 0),
     "memory_hog": (1, 0, 0, 0),
     "delete_files": (1, 2, 1, 2),
-    # Attacks on the grader (root causes of the sandbox issue), see make_fixtures.py.
+    # Attacks on the grader (root causes of the sandbox issue), see grading_fixtures/cases/.
     "forge_artifacts": (0, 0, 0, 0),
     "plant_code": (0, 0, 0, 0),
     "prefill_results": (0, 0, 0, 0),

@@ -20,6 +20,23 @@ SOLUTIONS = FIXTURES / "solutions"
 BLANK = FIXTURES / "submissions" / "99_fixture-blank.ipynb"
 
 
+def test_fixture_submissions_are_their_case_files() -> None:
+    """The committed fixture notebooks are what make_fixtures.py builds from cases/ (no stale copy)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    exercise = nbformat.read(FIXTURES / "exercises" / "99_fixture.ipynb", as_version=4)
+    cases = make.cases()
+    assert {f"99_fixture-{case.stem}.ipynb" for case in cases} == {
+        path.name for path in (FIXTURES / "submissions").glob("*.ipynb")}
+    for case in cases:
+        expected = make.notebook_text(make.submission(exercise, case))
+        assert (FIXTURES / "submissions" / f"99_fixture-{case.stem}.ipynb").read_text() == expected, (
+            f"run: python tests/grading_fixtures/make_fixtures.py ({case.name} changed)")
+
+
 def test_read_submission_refuses_links_fifos_and_oversized_files(tmp_path: Path) -> None:
     """Only a regular notebook file within the size limit is read; nothing blocks."""
     link = tmp_path / "99_link.ipynb"
