@@ -158,3 +158,20 @@ def test_grade_offers_the_graders_sandbox_modes() -> None:
     from course_utils.grading import sandbox
 
     assert grade.SANDBOX_CHOICES == tuple(mode.value for mode in sandbox.Mode)
+
+
+def test_the_readme_layout_names_every_module_and_folder() -> None:
+    """The README's layout section is the tree: every package module and folder is in it."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = text[text.index("## Layout"):]
+    layout = layout[:layout.index("\n## ")]
+    words = set(re.findall(r"[\w.]+", layout))
+    for path in PACKAGE.iterdir():
+        if path.suffix == ".py" and path.stem not in ("__init__", "__main__"):
+            assert path.stem in words or path.name in words, f"README layout: no {path.name}"
+        elif path.is_dir() and (path / "__init__.py").exists():
+            assert f"{path.name}/" in layout, f"README layout: no {path.name}/"
+    for folder in ("notebooks", "solutions", "exercises", "bench", "docs", "site", "tests"):
+        assert f"{folder}/" in layout
