@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-PROFILES = ["smoke", "laptop", "full"]
+from course_utils import profiles
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also download and prepare the TensorFlow Datasets sets (optional, 230 MB)")
     p = sub.add_parser("run", help="execute lessons headless, write build/*.ipynb and *.html")
     p.add_argument("lessons", nargs="*", help="lesson numbers or names (default: all)")
-    p.add_argument("--profile", choices=PROFILES)
+    p.add_argument("--profile", choices=list(profiles.PROFILES))
     p.add_argument("--out", type=Path, help="output folder (default: build/)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameters-cell value, e.g. -p EPOCHS=3")
