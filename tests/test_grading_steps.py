@@ -82,7 +82,7 @@ def test_collect_submissions_lists_links_instead_of_following_them(tmp_path: Pat
 
 
 def capture_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "exchange" / "step3"
+    folder = tmp_path / "exchange" / "out" / "step3"
     folder.mkdir(parents=True)
     (folder / "manifest.json").write_text(json.dumps({"z": {"kind": "npy"}}))
     (folder / "z.npy").write_bytes(b"\x93NUMPY" + b"x" * 100)
@@ -90,29 +90,39 @@ def capture_folder(tmp_path: Path) -> Path:
     return folder
 
 
+STEP3 = ["out", "step3"]
+
+
 def test_collect_capture_copies_only_expected_regular_files(tmp_path: Path) -> None:
     """Expected names are copied; unexpected ones ignored; links and FIFOs refused and reported."""
     folder = capture_folder(tmp_path)
-    problems = collect_capture(folder, ["z"], tmp_path / "a", 10_000, 10_000)
+    exchange = tmp_path / "exchange"
+    problems = collect_capture(exchange, STEP3, ["z"], tmp_path / "a", 10_000, 10_000)
     assert problems == [] and sorted(p.name for p in (tmp_path / "a").iterdir()) == ["manifest.json", "z.npy"]
     (folder / "z.npy").unlink()
     (folder / "z.npy").symlink_to("/etc/passwd")
     os.mkfifo(folder / "z.json")
-    problems = collect_capture(folder, ["z"], tmp_path / "b", 10_000, 10_000)
+    problems = collect_capture(exchange, STEP3, ["z"], tmp_path / "b", 10_000, 10_000)
     assert any("z.npy" in p and "symbolic link" in p for p in problems)
     assert any("z.json" in p and "not a regular file" in p for p in problems)
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["manifest.json"]
 
 
-def test_collect_capture_limits_sizes_and_refuses_a_replaced_folder(tmp_path: Path) -> None:
-    """A file over the limit is left behind; a capture folder swapped for a link is refused."""
+def test_collect_capture_limits_sizes_and_refuses_a_swapped_folder(tmp_path: Path) -> None:
+    """A file over the limit is left behind; a capture folder, or a folder above it, swapped for a
+    link is refused: nothing is read through it (the link points at host files with expected names)."""
     folder = capture_folder(tmp_path)
-    problems = collect_capture(folder, ["z"], tmp_path / "a", 50, 10_000)
+    exchange = tmp_path / "exchange"
+    problems = collect_capture(exchange, STEP3, ["z"], tmp_path / "a", 50, 10_000)
     assert any("z.npy" in p and "limit" in p for p in problems)
-    linked = tmp_path / "exchange" / "step4"
-    linked.symlink_to(folder)
-    assert "replaced by a link" in collect_capture(linked, ["z"], tmp_path / "b", 10_000, 10_000)[0]
-    assert collect_capture(tmp_path / "missing", ["z"], tmp_path / "c", 10, 10) == []
+    (exchange / "out" / "step4").symlink_to(folder)
+    assert "replaced by a link" in collect_capture(exchange, ["out", "step4"], ["z"], tmp_path / "b",
+                                                   10_000, 10_000)[0]
+    (exchange / "out").rename(exchange / "moved")
+    (exchange / "out").symlink_to(exchange / "moved")
+    assert "replaced by a link" in collect_capture(exchange, STEP3, ["z"], tmp_path / "c", 10_000, 10_000)[0]
+    assert list((tmp_path / "c").iterdir()) == []
+    assert collect_capture(exchange, ["moved", "missing"], ["z"], tmp_path / "d", 10, 10) == []
 
 
 def test_read_bounded_never_reads_more_than_the_limit(tmp_path: Path) -> None:
@@ -171,11 +181,11 @@ def test_feedback_names_are_unique_and_safe() -> None:
 
 
 def test_csv_lists_every_submission_with_its_sandbox(tmp_path: Path) -> None:
-    results = [grader.SubmissionResult("a.ipynb", Path("a.ipynb"), "99",
-                                       sandbox=sandbox.SandboxStatus(True, "bubblewrap 0.8.0"),
+    works = sandbox.SandboxStatus(sandbox.SandboxState.WORKS, "bubblewrap 0.8.0")
+    results = [grader.SubmissionResult("a.ipynb", Path("a.ipynb"), "99", sandbox=works,
                                        checks=[grader.CheckScore("99.a", "99.a", 1, 2)]),
                grader.SubmissionResult("b.ipynb", Path("b.ipynb"), None,
-                                       sandbox=sandbox.SandboxStatus(False, "off"),
+                                       sandbox=sandbox.SandboxStatus(sandbox.SandboxState.OFF, "off"),
                                        error="refused: x")]
     target = tmp_path / "g.csv"
     target.symlink_to(tmp_path / "elsewhere.csv")  # replaced, not followed
@@ -188,13 +198,14 @@ def test_csv_lists_every_submission_with_its_sandbox(tmp_path: Path) -> None:
 
 def test_a_sandbox_never_shows_the_solutions(tmp_path: Path) -> None:
     """Grading stops with a set-up error when a folder bound into the sandbox holds the solutions."""
-    config = grader.GradingConfig(solutions_dir=SOLUTIONS, sandbox=sandbox.SandboxStatus(True, "test"),
-                                  hidden_paths=(SOLUTIONS.resolve(),))
+    works = sandbox.SandboxStatus(sandbox.SandboxState.WORKS, "test")
+    config = grader.GradingConfig(solutions_dir=SOLUTIONS, sandbox=works, hidden_paths=(SOLUTIONS.resolve(),))
     box = grader.Box(tmp_path / "box", sandboxed=True)
-    spec = sandbox.SandboxSpec((sandbox.Mount("ro", "/x", str(FIXTURES)),))
+    spec = sandbox.SandboxSpec((sandbox.Mount(sandbox.MountKind.RO, "/x", str(FIXTURES)),))
     with pytest.raises(RuntimeError, match="would show"):
         grader._refuse_exposure(spec, box, config)
-    grader._refuse_exposure(sandbox.SandboxSpec((sandbox.Mount("ro", "/x", str(tmp_path)),)), box, config)
+    visible = sandbox.SandboxSpec((sandbox.Mount(sandbox.MountKind.RO, "/x", str(tmp_path)),))
+    grader._refuse_exposure(visible, box, config)
 
 
 def test_kernel_environment_passes_nothing_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

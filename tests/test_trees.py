@@ -11,7 +11,7 @@ from course_utils import trees
 
 
 def deep_tree(root: Path, depth: int, name: str = "d" * 200) -> None:
-    """Folders nested ``depth`` deep under ``root`` (far past PATH_MAX for large depths), a file at the end."""
+    """Folders nested ``depth`` deep under ``root`` (past PATH_MAX for large depths), a file at the end."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
         for _ in range(depth):
