@@ -46,6 +46,7 @@ from course_utils.grading.artifacts import (
     capture_source,
     read_bounded,
 )
+from course_utils.grading.assets_view import AssetsView, held_out_for
 from course_utils.grading.notebook import (
     find_solution,
     lesson_of,
@@ -107,6 +108,7 @@ class GradingConfig:
     submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT
     check_timeout: float = DEFAULT_CHECK_TIMEOUT
     hidden_paths: tuple[Path, ...] = ()  # what no sandbox may see (solutions, submissions, outputs)
+    view: AssetsView | None = None  # hides what hidden checks score on from kernels (None: nothing hidden)
 
     @property
     def limits(self) -> sandbox.Limits:
@@ -151,6 +153,7 @@ class Box:
 
     root: Path
     sandboxed: bool
+    overlays: tuple[sandbox.Mount, ...] = ()  # what hides the held-out data from the kernel
 
     @property
     def exchange(self) -> Path:
@@ -361,6 +364,7 @@ def kernel_sandbox(box: Box, name: str, config: GradingConfig) -> sandbox.Sandbo
         sandbox.Mount(RW, str(box.exchange), str(box.exchange)),
         sandbox.Mount(RW, str(box.ipc), str(box.ipc)),
         sandbox.Mount(RO, str(box.connection), str(box.connection)),
+        *box.overlays,
     ]
     spec = sandbox.basic_spec(box.root / "etc", mounts, kernel_environment(box))
     spec = dataclasses.replace(spec, cwd=WORK_IN_SANDBOX)
@@ -615,6 +619,8 @@ def grade_submission(path: Path, label: str, config: GradingConfig) -> Submissio
         steps, result.notes = plan_execution(solution, submission, checks)
         grading = Grading(checks, steps)
         box = prepare_box(data, path.name, config)
+        if config.view is not None and box.sandboxed:
+            box.overlays = tuple(config.view.mounts(held_out_for(check.name for check in checks)))
         notes: list[str] = []
         try:
             stats = execute_plan(grading, box, path.name, config)
@@ -744,13 +750,25 @@ def grade_submissions(
         print(sandbox.no_sandbox_warning(status), file=sys.stderr, flush=True)
     submissions = collect_submissions(paths)
     outputs = [Path(p).resolve() for p in (csv, feedback_dir) if p is not None]
-    config = GradingConfig(
-        solutions_dir=Path(solutions_dir), sandbox=status,
-        checks_modules=_checks_modules(list(checks_modules or [])), cell_timeout=cell_timeout,
-        memory_limit_mb=memory_limit_mb, submission_timeout=submission_timeout,
-        check_timeout=check_timeout,
-        hidden_paths=tuple(dict.fromkeys([Path(solutions_dir).resolve(), *outputs,
-                                          *(Path(p).resolve().parent for p in submissions)])))
+    run_folder = Path(tempfile.mkdtemp(prefix="course-grade-run-"))
+    try:
+        config = GradingConfig(
+            solutions_dir=Path(solutions_dir), sandbox=status,
+            checks_modules=_checks_modules(list(checks_modules or [])), cell_timeout=cell_timeout,
+            memory_limit_mb=memory_limit_mb, submission_timeout=submission_timeout,
+            check_timeout=check_timeout,
+            hidden_paths=tuple(dict.fromkeys([Path(solutions_dir).resolve(), *outputs,
+                                              *(Path(p).resolve().parent for p in submissions)])),
+            view=AssetsView(run_folder / "view") if status.available else None)
+        return _grade_all(submissions, config, csv, feedback_dir, verbose)
+    finally:
+        trees.remove_tree(run_folder)
+
+
+def _grade_all(submissions: list[Path], config: GradingConfig, csv: str | Path | None,
+               feedback_dir: str | Path | None, verbose: bool) -> list[SubmissionResult]:
+    """Grade each submission in turn, each in its own failure boundary, reporting as it goes."""
+    status = config.sandbox
     # Import everything grading needs before any student code runs.
     import course_utils.grading.worker  # noqa: F401
 

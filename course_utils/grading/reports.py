@@ -65,7 +65,9 @@ class SubmissionResult:
 
 SURROGATES = re.compile("[\ud800-\udfff]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|")
-MARKDOWN_PUNCTUATION = re.compile(r"([!#$%()*+,\-./:;=?@\[\\\]^_`{|}~])")
+# What Markdown (CommonMark and GitHub's) reads as syntax: emphasis, code, links and autolinks
+# (``www.x`` and ``https://``), headings, lists, tables, HTML (``<`` ``>`` ``&`` are escaped as HTML).
+MARKDOWN_PUNCTUATION = re.compile(r"([!#()*+\-.:\[\\\]_`{|}~])")
 UNPRINTABLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
