@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-MEMORY_MB = 256  # the executor's address space may grow by this much over what it uses at start
+MEMORY_MB = 200  # the executor's address space may grow by this much over what it uses at start
 WATCH_SECONDS = 0.1
 MAX_PROGRESS_BYTES = 16 * 2**20
 
