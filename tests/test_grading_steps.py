@@ -227,3 +227,48 @@ def test_doctor_says_loudly_when_grading_would_not_be_sandboxed(monkeypatch: pyt
         assert sandbox_row().startswith("NONE: bubblewrap is not installed")
     finally:
         sandbox.probe.cache_clear()
+
+
+NASTY = ("\ud800 \x1b[2K\rgraded x: 6/6 **Score: 6 / 6** <img src=x onerror=alert(1)> "
+         "[full marks](javascript:alert(1)) www.example.com | # heading")
+
+
+def test_every_sink_gets_text_it_can_hold_and_shows_nothing_it_would_interpret() -> None:
+    from course_utils.grading import reports
+
+    assert reports.safe_text("\ud800x\udcff").encode("utf-8") == "\ufffdx\ufffd".encode()
+    assert reports.safe_text(os.fsdecode(b"a\xffb")) == "a\ufffdb"
+    assert reports.safe_text(Path(os.fsdecode(b"\xfe.ipynb"))) == "\ufffd.ipynb"
+    for start in "=+-@|":
+        assert reports.for_csv(start + "1+1").startswith("'")
+    assert reports.for_csv("\t=1+1") == "?=1+1" and reports.for_csv("\x1b[31m") == "?[31m"
+    assert reports.for_csv("ana.ipynb") == "ana.ipynb"
+    terminal = reports.for_terminal(NASTY)
+    assert "\x1b" not in terminal and "\r" not in terminal and "\ud800" not in terminal
+    markdown = reports.for_markdown(NASTY)
+    for raw in ("<img", "](javascript", "**Score", "www.example", "| #", "\x1b"):
+        assert raw not in markdown, raw
+
+
+def test_a_submission_with_unencodable_strings_still_gets_its_row_and_feedback(tmp_path: Path) -> None:
+    """A lone surrogate in a label, a message, a note and an error: files written, nothing raised."""
+    check = grader.CheckScore("99.a", "99.a", 1, 2, message=NASTY)
+    result = grader.SubmissionResult(os.fsdecode(b"=bad\xff.ipynb"), Path("x"), "99", checks=[check],
+                                     notes=[NASTY], error=NASTY, sandbox=sandbox.SandboxStatus(
+                                         sandbox.SandboxState.WORKS, "bubblewrap"))
+    grader.write_csv([result], tmp_path / "g.csv")
+    path = grader.write_feedback(result, tmp_path / "fb")
+    row = next(csv.DictReader((tmp_path / "g.csv").open(newline="", encoding="utf-8")))
+    assert row["submission"] == "'=bad\ufffd.ipynb" and row["error"].startswith("\ufffd")
+    assert path.read_text(encoding="utf-8").count("**Score:") == 1
+
+
+def test_a_report_that_cannot_be_written_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    """Writing one submission's feedback fails: its row says so; the CSV is written all the same."""
+    result = grader.SubmissionResult("a.ipynb", Path("a.ipynb"), "99")
+    blocked = tmp_path / "feedback"
+    blocked.write_text("a file where the feedback folder should be")
+    grader._report(result, 0, ["a.md"], [result], tmp_path / "g.csv", blocked, verbose=True)
+    assert result.error and "feedback file could not be written" in result.error
+    row = next(csv.DictReader((tmp_path / "g.csv").open(newline="")))
+    assert "feedback file could not be written" in row["error"]

@@ -3,7 +3,7 @@
 Every string a submission can influence (its file name, error messages, check messages,
 notes) passes through one function per sink before it is written: :func:`safe_text` (it
 encodes: lone surrogates and undecodable file-name bytes become U+FFFD), then
-:func:`for_csv` (a cell that a spreadsheet would read as a formula is quoted),
+:func:`for_csv` (control characters replaced; a cell a spreadsheet would read as a formula quoted),
 :func:`for_terminal` (control and format characters, ANSI escapes included, are replaced)
 or :func:`for_markdown` (HTML-escaped, Markdown punctuation escaped, one line).
 """
@@ -100,8 +100,10 @@ def for_terminal(value: object, limit: int | None = None) -> str:
 
 
 def for_csv(value: object) -> str:
-    """A CSV cell a spreadsheet shows as text: one starting like a formula gets a leading quote."""
-    text = safe_text(value).replace("\x00", "")
+    """A CSV cell a spreadsheet shows as text: control characters become '?' (the file may be printed
+    to a terminal too), and one starting like a formula gets a leading quote."""
+    text = safe_text(value)
+    text = "".join("?" if unicodedata.category(char) in UNPRINTABLE else char for char in text)
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
