@@ -272,3 +272,13 @@ def test_a_report_that_cannot_be_written_is_reported_and_the_run_goes_on(tmp_pat
     assert result.error and "feedback file could not be written" in result.error
     row = next(csv.DictReader((tmp_path / "g.csv").open(newline="")))
     assert "feedback file could not be written" in row["error"]
+
+
+def test_a_notebook_built_to_explode_when_parsed_is_refused_not_parsed(tmp_path: Path) -> None:
+    """64 MB of ``[[],[],...`` would be 1.2 GB of lists: it is parsed in a child with a memory limit."""
+    bomb = tmp_path / "99_bomb.ipynb"
+    bomb.write_bytes(b'{"cells": [], "metadata": {"x": [' + b"[]," * (20 * 2**20) + b'[]]}, "nbformat": 4}')
+    with pytest.raises(grader.SubmissionRefused, match="needs more than"):
+        grader.read_submission(bomb)
+    data, nb = grader.read_submission(BLANK)  # an honest one: only what grading reads is kept
+    assert nb.metadata["course"]["lesson"] == "99" and all(not c.get("outputs") for c in nb.cells)

@@ -52,6 +52,7 @@ from course_utils.grading.notebook import (
     lesson_of,
     parse_notebook,
     read_notebook,
+    reduce_notebook,
 )
 from course_utils.grading.plan import GradedCheck, Step, StepKind, plan_execution, solution_checks
 from course_utils.grading.reports import (
@@ -70,9 +71,11 @@ DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_MEMORY_LIMIT_MB = 4096.0
 DEFAULT_SUBMISSION_TIMEOUT = 1800.0
 DEFAULT_CHECK_TIMEOUT = 300.0
-# RLIMIT_AS = memory limit + this: TensorFlow reserves virtual memory it never touches
-# (measured peaks are in docs/grading.md); the resident limit is the watchdog's.
-ADDRESS_SPACE_HEADROOM_MB = 8192.0
+# RLIMIT_AS = memory limit + this: TensorFlow reserves virtual memory it never touches (thread
+# stacks, malloc arenas: MALLOC_ARENAS caps those); measured peaks are in docs/grading.md. The
+# resident limit is the watchdog's, over every process of the sandbox.
+ADDRESS_SPACE_HEADROOM_MB = 2048.0
+MALLOC_ARENAS = 4  # glibc reserves 64 MB of address space per arena, up to 8 per core by default
 MAX_SUBMISSION_BYTES = 64 * 2**20
 MAX_ARTIFACT_BYTES = 512 * 2**20  # one artifact file
 MAX_EXCHANGE_BYTES = 2 * 2**30  # everything the kernel may write into the exchange folder
@@ -257,7 +260,11 @@ def submission_labels(paths: list[Path]) -> list[str]:
 
 
 def read_submission(path: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> tuple[bytes, NotebookNode]:
-    """Read a submission: a regular file (not a link, FIFO or device), within ``max_bytes``."""
+    """Read a submission: a regular file (not a link, FIFO or device), within ``max_bytes``.
+
+    Its JSON is parsed in a child process with a memory limit (``notebook.reduce_notebook``), which
+    keeps only what grading reads: however the file is built, the grader's memory does not grow.
+    """
     if path.is_symlink():
         raise SubmissionRefused("refused: the submission is a symbolic link (hand in the notebook "
                                 "file itself)")
@@ -268,10 +275,10 @@ def read_submission(path: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> tuple[
     except OSError as error:
         raise SubmissionRefused(f"could not read the notebook: {error.strerror or error}") from None
     try:
-        return data, parse_notebook(data.decode("utf-8"), path.stem)
+        return data, parse_notebook(reduce_notebook(data), path.stem)
     except Exception as error:
         raise SubmissionRefused(f"could not read the notebook: {type(error).__name__}: "
-                                f"{str(error)[:300]}") from None
+                                f"{safe_text(error, 300)}") from None
 
 
 # --------------------------------------------------------------------------- 2. solution
@@ -340,7 +347,7 @@ def _cache_env(cache_dir: str) -> dict[str, str]:
 def _base_env() -> dict[str, str]:
     """What every kernel and check worker gets: ``PASSED_ENV``, quiet TensorFlow, offline, Agg."""
     return {**_passed_env(), **engine.QUIET_ENV, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
-            assets.OFFLINE_ENV: "1",
+            assets.OFFLINE_ENV: "1", "MALLOC_ARENA_MAX": str(MALLOC_ARENAS),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{sandbox.SANDBOX_PATH}"}
 
 
