@@ -9,9 +9,12 @@ file instead of the notebook's outputs or the console.
 
 The grader passes a :class:`KernelLaunch`: the kernel command is then built here (never
 read from an installed ``kernel.json``), wrapped (in a sandbox), and talks ZeroMQ over
-unix sockets in a given folder (a sandbox without a network reaches no TCP port of the
-host); kernel messages and kept outputs are size-capped, so a flood of output costs the
-caller bounded memory.
+unix sockets it binds in a given folder, which the client reaches through hard links in a
+folder of its own (a sandbox without a network reaches no TCP port of the host, and no
+name the kernel can rename is ever followed); what is parsed and kept of the kernel's
+messages is bounded by type (:mod:`course_utils.messages`). The watchdog counts every
+process of the kernel's sandbox (its PID namespace), and the folders the kernel may
+write by descriptor (:mod:`course_utils.trees`).
 
 Why our own loop over nbclient rather than ``NotebookClient.execute()``: the grader
 needs to act between cells (move a check's artifacts out, stop at a memory limit) and

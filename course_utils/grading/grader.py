@@ -421,19 +421,20 @@ def execute_plan(grading: Grading, box: Box, name: str, config: GradingConfig) -
         else:
             sources.append(step.source)
     (box.root / "artifacts").mkdir(mode=0o700)
-    if box.sandboxed:
+    if box.sandboxed:  # unix sockets in the box; the kernel's command inside bubblewrap
         spec = kernel_sandbox(box, name, config)
         wrap = sandbox.limited_command(config.limits, sandbox.bwrap_command(spec, []))
-        cwd, ipc = box.root, box
-    else:
+        cwd, sockets = box.root, {"ipc_dir": str(box.ipc), "connection_dir": str(box.connection),
+                                  "socket_dir": str(box.sockets)}
+    else:  # TCP on the loopback, as jupyter does by default
         wrap = sandbox.limited_command(config.limits, [])
-        cwd, ipc = box.kernel / "home" / "work", None
+        cwd, sockets = box.kernel / "home" / "work", {"ipc_dir": None, "connection_dir": None,
+                                                      "socket_dir": None}
     job = executor.Job(
         sources=sources, cwd=str(cwd), env=kernel_environment(box), wrap=wrap,
         cell_timeout=config.cell_timeout,
         memory_limit_mb=config.memory_limit_mb, wall_timeout=config.submission_timeout,
-        ipc_dir=str(ipc.ipc) if ipc else None, connection_dir=str(ipc.connection) if ipc else None,
-        socket_dir=str(ipc.sockets) if ipc else None, folders=[str(box.exchange), str(box.ipc)],
+        **sockets, folders=[str(box.exchange), str(box.ipc)],
         folder_bytes=MAX_EXCHANGE_BYTES, folder_entries=MAX_EXCHANGE_ENTRIES, max_processes=MAX_PROCESSES,
         exchange=str(box.exchange), captures=captures, max_artifact_bytes=MAX_ARTIFACT_BYTES,
         max_exchange_bytes=MAX_EXCHANGE_BYTES)

@@ -15,7 +15,8 @@ What a sandbox built by :func:`bwrap_command` gets:
 * a read-only root built from the paths the caller lists (the system's ``/usr``, the
   Python installation, the course package copy, the asset mirror), nothing else of
   the host's file system, and size-limited private ``tmpfs`` folders (``/tmp``,
-  ``HOME``, ``/dev/shm``); ``/proc`` of its own PID namespace;
+  ``HOME``, ``/dev/shm``); ``/proc`` of its own PID namespace. Mounts are made parents
+  first (:func:`mount_order`), so the result does not depend on where the course lives;
 * the writable host folders the caller lists (for the grader: one exchange folder);
 * only the environment variables the caller sets (``--clearenv``).
 
@@ -23,7 +24,8 @@ Limits the Linux kernel enforces (:class:`Limits`) are applied by a tiny launche
 (:data:`RLIMIT_PROGRAM`, run with ``python -I -S``) that sets them and then execs
 bubblewrap, so every process in the sandbox inherits them.
 
-:func:`probe` tells whether a working bubblewrap is available here (and why not).
+:func:`probe` tells whether a working bubblewrap is available here, and why not: missing
+(no sandbox tool here) or broken (installed, cannot start: with what to fix).
 """
 
 from __future__ import annotations
