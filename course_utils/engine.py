@@ -361,6 +361,15 @@ def link_sockets(ipc_dir: Path, socket_dir: Path, names: list[str]) -> None:
                 raise RuntimeError(f"the kernel's {name} is not a socket")
 
 
+def _bound_context(context, bounds: MessageBounds):
+    """``context`` with every socket it makes from now on bounded: frame size, queued messages."""
+    import zmq
+
+    context.setsockopt(zmq.MAXMSGSIZE, int(bounds.frame_bytes))
+    context.setsockopt(zmq.RCVHWM, int(bounds.queue_messages))
+    return context
+
+
 def _launch_manager_class(launch: KernelLaunch) -> type[AsyncKernelManager]:
     """A kernel manager that builds its own command, wraps it, and bounds what it reads."""
 
@@ -376,6 +385,7 @@ def _launch_manager_class(launch: KernelLaunch) -> type[AsyncKernelManager]:
                 session = BoundedSession(key=self.session.key, signature_scheme=self.session.signature_scheme)
                 session.bounds = launch.bounds
                 self.session = session
+                _bound_context(self.context, launch.bounds)  # the manager's own control socket
             if launch.ipc_dir is not None:
                 self.transport = "ipc"
                 self.connection_file = str(Path(launch.connection_dir or launch.ipc_dir) / "kernel.json")
@@ -423,12 +433,9 @@ def _launch_manager_class(launch: KernelLaunch) -> type[AsyncKernelManager]:
 
         def client(self, **kwargs):
             if launch.bounds is not None:
-                import zmq
                 import zmq.asyncio
 
-                context = zmq.asyncio.Context()
-                context.setsockopt(zmq.MAXMSGSIZE, int(launch.bounds.frame_bytes))
-                context.setsockopt(zmq.RCVHWM, int(launch.bounds.queue_messages))
+                context = _bound_context(zmq.asyncio.Context(), launch.bounds)
                 self._contexts.append(context)
                 kwargs.setdefault("context", context)
             return super().client(**kwargs)

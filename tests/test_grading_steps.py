@@ -282,3 +282,21 @@ def test_a_notebook_built_to_explode_when_parsed_is_refused_not_parsed(tmp_path:
         grader.read_submission(bomb)
     data, nb = grader.read_submission(BLANK)  # an honest one: only what grading reads is kept
     assert nb.metadata["course"]["lesson"] == "99" and all(not c.get("outputs") for c in nb.cells)
+
+
+def test_an_executor_that_runs_out_of_memory_stops_that_submission_only(tmp_path: Path) -> None:
+    """The process that reads the kernel has its own memory limit: past it, it dies; the grader
+    reports the cell where that happened as stopped, with why, and everything is cleaned up."""
+    from course_utils.grading import executor
+
+    folder = tmp_path / "executor"
+    folder.mkdir()
+    job = executor.Job(sources=["x = 1", "y = 2"], cwd=str(tmp_path), env={}, wrap=[], cell_timeout=10,
+                       memory_limit_mb=300, wall_timeout=60, ipc_dir=None, connection_dir=None,
+                       socket_dir=None, folders=[], folder_bytes=2**20, folder_entries=10, max_processes=8,
+                       exchange=str(tmp_path), memory_mb=0.01)
+    outcome = executor.run(job, folder, Path(grader.__file__).resolve().parents[2], timeout=60)
+    assert outcome.stats is None and outcome.failure and "more memory" in outcome.failure
+    runs = outcome.cell_runs(2)
+    assert runs[0].status is CellStatus.LIMIT and "more memory than the grader allows" in runs[0].detail
+    assert runs[1].status is CellStatus.NOT_RUN

@@ -75,6 +75,7 @@ class Job:
     captures: list[Capture] = field(default_factory=list)
     max_artifact_bytes: int = 512 * 2**20
     max_exchange_bytes: int = 2 * 2**30
+    memory_mb: float = MEMORY_MB  # what the executor's address space may grow by
 
 
 @dataclass
@@ -88,6 +89,20 @@ class Outcome:
     exit_code: int | None = None
     peak_rss_mb: float = 0.0  # the executor's own resident memory, measured by the grader
     failure: str | None = None  # why the executor stopped early, for the student
+    timed_out: bool = False  # ... because it ran past its time
+
+    def cell_runs(self, count: int):
+        """How each of ``count`` cells went; the first not reported is where an early stop happened."""
+        from course_utils.engine import CellRun, CellStatus
+
+        runs = [CellRun(CellStatus(self.runs[i][0]), self.runs[i][1]) if i in self.runs else CellRun()
+                for i in range(count)]
+        if self.failure is not None and not any(run.status.stopped for run in runs):
+            first = next((i for i, run in enumerate(runs) if run.status is CellStatus.NOT_RUN), None)
+            if first is not None:
+                runs[first] = (CellRun(CellStatus.WALL, self.failure) if self.timed_out
+                               else CellRun(CellStatus.LIMIT, f"limit exceeded: {self.failure}"))
+        return runs
 
 
 # --------------------------------------------------------------------------- child
@@ -179,7 +194,7 @@ def main(argv: list[str]) -> int:
     import course_utils.engine  # noqa: F401
     import course_utils.grading.artifacts  # noqa: F401
 
-    _limit_memory(MEMORY_MB)
+    _limit_memory(job.memory_mb)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     with os.fdopen(os.open(progress_path, flags, 0o600), "w", encoding="utf-8") as progress:
         execute(job, progress)
@@ -254,7 +269,7 @@ def run(job: Job, folder: Path, package: Path, timeout: float) -> Outcome:
         try:
             outcome.exit_code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            outcome.failure = f"the grader stopped the submission after {timeout:g} s"
+            outcome.failure, outcome.timed_out = f"time limit {timeout:g} s exceeded", True
         finally:
             done.set()
             sampler.join()
@@ -266,7 +281,8 @@ def run(job: Job, folder: Path, package: Path, timeout: float) -> Outcome:
     _read_progress(progress_path, outcome)
     if outcome.stats is None and outcome.failure is None:
         outcome.failure = (f"the kernel's messages needed more memory than the grader allows "
-                           f"({MEMORY_MB} MB) or the grader's reader stopped (exit code {outcome.exit_code})")
+                           f"({job.memory_mb:g} MB) or the grader's reader stopped (exit code "
+                           f"{outcome.exit_code})")
     if outcome.stats is not None:
         outcome.stats["survivors"] = sorted(set(outcome.stats.get("survivors", [])) | set(survivors))
     elif survivors:

@@ -440,12 +440,7 @@ def execute_plan(grading: Grading, box: Box, name: str, config: GradingConfig) -
         max_exchange_bytes=MAX_EXCHANGE_BYTES)
     timeout = config.submission_timeout + engine.STARTUP_TIMEOUT + EXECUTOR_GRACE
     outcome = executor.run(job, box.executor, box.executor / "pkg", timeout)
-    grading.runs = [CellRun(CellStatus(outcome.runs[i][0]), outcome.runs[i][1]) if i in outcome.runs
-                    else CellRun() for i in range(len(steps))]
-    if outcome.failure is not None and not any(run.status.stopped for run in grading.runs):
-        first = next((i for i, run in enumerate(grading.runs) if run.status is CellStatus.NOT_RUN), None)
-        if first is not None:
-            grading.runs[first] = CellRun(CellStatus.LIMIT, f"limit exceeded: {outcome.failure}")
+    grading.runs = outcome.cell_runs(len(steps))
     grading.collected = {key: Path(folder) for key, folder in outcome.collected.items()}
     grading.problems = dict(outcome.problems)
     known = {f.name for f in dataclasses.fields(ExecutionStats)}
