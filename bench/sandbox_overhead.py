@@ -101,7 +101,8 @@ def grade_once(path: Path, mode: str) -> tuple[float, float, float]:
         if mode == "plain":
             nb = nbformat.read(path, as_version=4)
             runs = engine.execute(nb, path.parent, engine.kernel_env(), 300)
-            score = 6.0 if all(run.status.ran for run in runs) else 0.0
+            code = [run for run, cell in zip(runs, nb.cells, strict=True) if cell.cell_type == "code"]
+            score = 6.0 if all(run.status is engine.CellStatus.OK for run in code) else 0.0
         else:
             (result,) = grader.grade_submissions([path], solutions_dir=FIXTURES / "solutions",
                                                  checks_modules=[FIXTURES / "fixture_checks.py"],
