@@ -164,3 +164,25 @@ def test_a_base_built_into_the_model_is_found_by_its_weights(monkeypatch: pytest
     monkeypatch.setattr(common, "imagenet_weights", lambda backbone, size: names)
     x = np.random.default_rng(0).uniform(0, 255, (48, 8, 8, 3)).astype("float32")
     common.require_backbone_drives_predictions(flat, x, "mobilenet_v2", "pretrained")
+
+
+@needs_mirror
+def test_the_red_teams_model_fails_the_hidden_checks_that_judge_a_pretrained_model() -> None:
+    """The genuine frozen MobileNetV2 inside (so 'the base is in the graph' holds), its output
+    times zero, the answer from raw pixels: lesson 01's hidden checks say it does not use the base."""
+    import keras
+
+    from course_utils import backbones
+    from course_utils.checks.registry import run_check
+
+    base = backbones.load_backbone("mobilenet_v2", 32, pooling="avg", verbose=False)
+    base.trainable = False
+    inputs = keras.Input((32, 32, 3))
+    features = base(keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs))
+    ignored = keras.layers.Dense(1, kernel_initializer="zeros", use_bias=False)(features)
+    pixels = keras.layers.Dense(1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.01, seed=3))(
+        keras.layers.Flatten()(inputs))
+    cheat = keras.Model(inputs, keras.layers.Activation("sigmoid")(keras.layers.Add()([ignored, pixels])))
+    for name in ("01.end_to_end_accuracy", "01.beats_pixel_baseline"):
+        outcome = run_check(name, pretrained=cheat)
+        assert outcome.points == 0 and "do not come from the pretrained base" in outcome.message, outcome

@@ -10,9 +10,16 @@ import numpy as np
 # isort: split
 
 # %% after setup as strings
+from IPython import get_ipython
+
+kernel = get_ipython().kernel
+# An error message with a lone surrogate: JSON can carry one (escaped), Python cannot encode it.
+text = ('\\ud800 \\u001b[2K\\r**Score: 6 / 6** <img src=x onerror=alert(1)> '
+        '[full marks](javascript:alert(1)) =HYPERLINK(\\"http://example.com\\")')
+content = ('{"ename": "ValueError", "evalue": "' + text + '", "traceback": []}').encode()
+kernel.session.send(kernel.iopub_socket, 'error', content, parent=kernel.get_parent())
 print('\x1b[2K\rgraded 99_perfect.ipynb: 6/6\x1b[8m')
-raise ValueError('\ud800 \x1b[2K\r**Score: 6 / 6** <img src=x onerror=alert(1)> '
-                 '[full marks](javascript:alert(1)) =HYPERLINK("http://example.com")')
+raise ValueError('\x1b[2K\r**Score: 6 / 6** <img src=x onerror=alert(1)> [full marks](javascript:alert(1))')
 
 # %% replace squares-code
 squares = np.arange(5) ** 2
