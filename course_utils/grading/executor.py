@@ -79,7 +79,7 @@ class Job:
 
 
 @dataclass
-class Outcome:
+class Execution:
     """What the executor reported: how each cell went, what was collected, the peaks measured."""
 
     runs: dict[int, tuple[str, str]] = field(default_factory=dict)  # cell -> (status, detail)
@@ -204,7 +204,7 @@ def main(argv: list[str]) -> int:
 # --------------------------------------------------------------------------- parent
 
 
-def _read_progress(path: Path, outcome: Outcome) -> None:
+def _read_progress(path: Path, outcome: Execution) -> None:
     """Fill ``outcome`` from the progress file (bounded; a torn last line is ignored)."""
     from course_utils.grading.artifacts import UnsafeFile, read_bounded
 
@@ -233,7 +233,7 @@ def _read_progress(path: Path, outcome: Outcome) -> None:
                 outcome.problems[str(key)] = str(record["problem"])
 
 
-def run(job: Job, folder: Path, package: Path, timeout: float) -> Outcome:
+def run(job: Job, folder: Path, package: Path, timeout: float) -> Execution:
     """Run ``job`` in a fresh executor process; every process it started is dead on return.
 
     ``folder`` (new, private to the grader) receives the job and progress files; ``package``
@@ -248,7 +248,7 @@ def run(job: Job, folder: Path, package: Path, timeout: float) -> Outcome:
     files.write_new(job_path, json.dumps(asdict(job)).encode("utf-8"))
     command = [sys.executable, "-I", "-c", BOOTSTRAP, str(package), str(job_path), str(progress_path)]
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2"}
-    outcome = Outcome()
+    outcome = Execution()
     with open(folder / "executor.log", "wb") as log:
         process = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=log, start_new_session=True)

@@ -24,4 +24,4 @@ if pid == 0:
         os.execv(sys.executable, [sys.executable, '-c', code])
     os._exit(0)
 os.waitpid(pid, 0)
-time.sleep(8)
+time.sleep(5)  # the grandchild fills its memory meanwhile
