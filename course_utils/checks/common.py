@@ -265,3 +265,75 @@ def require_same_architecture(model: Any, reference: Any, name: str = "model") -
         expected = want[where][:2] if where < len(want) else "nothing"
         raise CheckFailed(f"`{name}` is not the network the check expects: layer {where} is "
                           f"{found}, expected {expected} ({len(got)} layers, expected {len(want)})")
+
+
+MIN_FOLLOW = 0.8  # share of predictions that must follow the base's features when they are swapped
+FOLLOW_IMAGES = 64  # images the swap is tried on
+FOLLOW_BATCH = 16
+
+
+def _feature_layer(model: Any, backbone: str, name: str) -> Any:
+    """The layer whose output is the pretrained base's features inside ``model``.
+
+    The nested base itself, or, when the base's layers were built into ``model`` directly,
+    the last of ``model``'s layers that holds the backbone's ImageNet weights.
+    """
+    base = find_backbone(model, name)
+    if base is not model:
+        return base
+    shape = model.input_shape
+    size = int(shape[1]) if len(shape) == 4 and shape[1] else 224
+    names = {layer for layer, arrays in imagenet_weights(backbone, size).items() if arrays}
+    inside = [layer for layer in model.layers if layer.name in names]
+    if not inside:
+        raise CheckFailed(f"no layer of `{name}` holds the pretrained {backbone} weights")
+    return inside[-1]
+
+
+def _predicted_labels(model: Any, x: np.ndarray) -> np.ndarray:
+    """Class predicted per image, in batches of FOLLOW_BATCH (one sigmoid unit or a softmax)."""
+    outputs = [np.asarray(model(x[i:i + FOLLOW_BATCH], training=False))
+               for i in range(0, len(x), FOLLOW_BATCH)]
+    out = np.concatenate(outputs).reshape(len(x), -1)
+    return (out[:, 0] > 0.5).astype(int) if out.shape[1] == 1 else out.argmax(axis=1)
+
+
+def require_backbone_drives_predictions(model: Any, x: Any, backbone: str, name: str = "model",
+                                        min_follow: float = MIN_FOLLOW) -> None:
+    """Fail unless ``model``'s predictions on images ``x`` come from the pretrained base inside it.
+
+    :func:`require_imagenet_backbone` shows that the genuine base is *in* the model, not that
+    the model *uses* it: a model can multiply the base's output by zero and answer from the
+    raw pixels. Here the base's output is rolled by one image within each batch (image ``i``
+    gets image ``i - 1``'s features, nothing else changes): a model that decides from the base
+    then predicts for image ``i`` what it predicted for image ``i - 1``. Of the images whose own
+    prediction differs from their neighbour's, at least ``min_follow`` must follow it (a model
+    that predicts one class for all leaves nothing to compare; other checks fail it).
+    """
+    images = np.asarray(x, dtype="float32")[:FOLLOW_IMAGES]
+    layer = _feature_layer(model, backbone, name)
+    plain = _predicted_labels(model, images)
+    original = layer.call
+
+    def rolled(*args: Any, **kwargs: Any) -> Any:
+        import keras
+
+        return keras.ops.roll(original(*args, **kwargs), 1, axis=0)
+
+    layer.call = rolled
+    try:
+        swapped = _predicted_labels(model, images)
+    finally:
+        del layer.call
+    donor = np.array([start + (i - start - 1) % min(FOLLOW_BATCH, len(images) - start)
+                      for start in range(0, len(images), FOLLOW_BATCH)
+                      for i in range(start, min(start + FOLLOW_BATCH, len(images)))])
+    differ = plain != plain[donor]
+    if differ.sum() < 4:
+        return
+    follow = float(np.mean(swapped[differ] == plain[donor][differ]))
+    if follow < min_follow:
+        raise CheckFailed(f"`{name}`'s predictions do not come from the pretrained base inside it: when the "
+                          "base's features of two photos are swapped, its answers mostly stay with the "
+                          "photos. Build it as photos -> preprocessing -> the frozen base -> your head, "
+                          "with nothing that reaches the head around the base")

@@ -22,12 +22,16 @@ from course_utils.checks.common import (
     held_out_images,
     loss_name,
     model_accuracy,
+    require_backbone_drives_predictions,
     require_imagenet_backbone,
     require_model,
 )
+from course_utils.checks.held_out import HeldOutImages
 from course_utils.checks.registry import CheckFailed, CheckResult, lesson_checks
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutImages("cats_and_dogs"), HeldOutImages("pacs", domain="photo"))
 
 MIN_GAIN = 0.1
 MIN_TEST_ACCURACY = 0.85
@@ -169,6 +173,7 @@ def end_to_end_accuracy(pretrained: Any) -> None:
     size = _raw_photo_model(pretrained, "pretrained")
     _require_frozen_pretrained(pretrained, "pretrained")
     photos = held_out_images("cats_and_dogs", size, per_class=TEST_PER_CLASS, split="test")
+    require_backbone_drives_predictions(pretrained, photos.x, BACKBONE, "pretrained")
     accuracy = model_accuracy(pretrained, photos.x.astype("float32"), photos.y)
     if accuracy < MIN_TEST_ACCURACY:
         raise CheckFailed(
@@ -184,6 +189,7 @@ def beats_pixel_baseline(pretrained: Any) -> None:
     _require_frozen_pretrained(pretrained, "pretrained")
     clf, pixels = pixel_baseline()
     photos = held_out_images("cats_and_dogs", size, per_class=TEST_PER_CLASS, split="test")
+    require_backbone_drives_predictions(pretrained, photos.x, BACKBONE, "pretrained")
     baseline = float(clf.score(pixels(photos.x), photos.y))
     accuracy = model_accuracy(pretrained, photos.x.astype("float32"), photos.y)
     if accuracy - baseline < MIN_GAIN:
@@ -229,6 +235,7 @@ def new_task_unseen(model: Any) -> None:
     _require_frozen_pretrained(model, "objects_model")
     photos = datasets.load_images("pacs", "test", size, per_class=20, seed=7, domain="photo",
                                   verbose=False)
+    require_backbone_drives_predictions(model, photos.x, BACKBONE, "objects_model")
     accuracy = model_accuracy(model, photos.x.astype("float32"), photos.y)
     if accuracy < MIN_NEW_TASK_ACCURACY:
         raise CheckFailed(f"on {len(photos)} held-out test photos your model scores {accuracy:.2f}; "

@@ -23,9 +23,12 @@ from course_utils.checks.common import (
     require_imagenet_backbone,
     require_model,
 )
+from course_utils.checks.held_out import HeldOutImages
 from course_utils.checks.registry import CheckFailed, lesson_checks
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutImages("cats_and_dogs"),)
 
 MIN_HEAD_ACCURACY = 0.85
 MIN_UNSEEN_ACCURACY = 0.85

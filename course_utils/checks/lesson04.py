@@ -18,13 +18,17 @@ from course_utils.checks.common import (
     held_out_images,
     is_backbone,
     loss_name,
+    require_backbone_drives_predictions,
     require_imagenet_backbone,
     require_model,
 )
+from course_utils.checks.held_out import HeldOutImages
 from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.fine_tuning import pairing_head, suspect_heads
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutImages("cats_and_dogs"),)
 
 MAX_FINE_TUNE_LR = 1e-4
 MIN_FINE_TUNED_ACCURACY = 0.85
@@ -120,6 +124,7 @@ def fine_tuned_accuracy(model: Any) -> None:
         raise CheckFailed(f"`model` should take square photos (None, size, size, 3), got {shape}")
     _require_pretrained(_base_of(model))
     photos = held_out_images("cats_and_dogs", int(shape[1]), per_class=TEST_PER_CLASS, split="test")
+    require_backbone_drives_predictions(model, photos.x, BACKBONE, "model")
     accuracy = float(np.mean(_predicted_class(model, photos.x.astype("float32")) == photos.y))
     if accuracy < MIN_FINE_TUNED_ACCURACY:
         raise CheckFailed(f"on {len(photos)} held-out test photos the fine-tuned model scores "

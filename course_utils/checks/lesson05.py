@@ -12,10 +12,13 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import majority_accuracy, model_accuracy, require_model
+from course_utils.checks.held_out import HeldOutRows
 from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.data_bias import RARE_DIGIT, rare_digit_classifier, rare_digit_data
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutRows("mnist", "test", 5000, None),)
 
 HIDDEN_GROUPS = np.array([2, 0, 2, 1, 2, 2, 0, 1, 2, 2, 3])
 MIN_TEST_ACC = 0.55

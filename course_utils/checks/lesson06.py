@@ -20,9 +20,12 @@ from course_utils.checks.common import (
     require_model,
     require_same_architecture,
 )
+from course_utils.checks.held_out import HeldOutImages
 from course_utils.checks.registry import CheckFailed, lesson_checks
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutImages("hymenoptera"),)
 
 MIN_HEAD_ACC = 0.70
 MIN_GAIN_OVER_MAJORITY = 0.1

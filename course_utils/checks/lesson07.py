@@ -14,10 +14,13 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import batchnorm_layers, finite_numbers, flat_layers, require_model
+from course_utils.checks.held_out import HeldOutRows
 from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.domain_mismatch import coral_pairs, mnist_test_rgb32
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutRows("mnist_m", "test", -600, None), HeldOutRows("mnist", "test", -600, None))
 
 ADABN_MIN_GAIN = 0.03
 MIN_SOURCE_ACCURACY = 0.8    # the source-only baseline must really classify source digits

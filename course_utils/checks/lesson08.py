@@ -11,10 +11,13 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import finite_numbers, model_accuracy, require_model
+from course_utils.checks.held_out import HeldOutRows
 from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.domain_remedies import demo_probabilities, ess_cases, pneumonia_split
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutRows("pneumonia", "test"),)
 
 # On hospital D's test X-rays, seeds 42-44 (smoke and laptop steps): source-only and importance
 # weights reach accuracy 0.60-0.85 and balanced accuracy 0.75-0.90; AdaBN 0.48-0.55 and 0.68-0.72.

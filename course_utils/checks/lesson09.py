@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import require_model
+from course_utils.checks.held_out import HeldOutRows
 from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.unsupervised_transfer import (
     RUNS,
@@ -28,6 +29,9 @@ from course_utils.exercise_data.unsupervised_transfer import (
 )
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutRows("mnist", "train", 6000, 8000, arrays=("y",)),
+                 HeldOutRows("mnist", "test", 7000, 8000))
 
 RUN_SEED = 42
 """The seed of the exercise's ``pretrain`` (its parameters cell)."""

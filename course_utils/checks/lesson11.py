@@ -20,6 +20,7 @@ from course_utils.checks.common import (
     find_backbone,
     majority_accuracy,
     model_accuracy,
+    require_backbone_drives_predictions,
     require_imagenet_backbone,
     require_model,
 )
@@ -247,6 +248,7 @@ def raw_pixels_on_files(model: Any, backbone: Any) -> None:
     base = find_backbone(model, "model")
     require_imagenet_backbone(base, name, "the base inside `model`")
     pixels, labels = _held_out_pixels(_size(model))
+    require_backbone_drives_predictions(model, pixels, name, "model")
     accuracy = model_accuracy(model, pixels, labels)
     if accuracy < MIN_ACCURACY:
         raise CheckFailed(f"fed raw 0-255 pixels of {len(labels)} held-out files, `model` scores "
