@@ -1,0 +1,125 @@
+"""No visible check gives the answer away: each one, run on a wrong answer, says what is wrong in
+the learner's terms without the solution's value (a number, a name, a multiple-choice letter).
+
+Visible checks run in the learner's notebook, as often as the learner likes; their messages are
+the feedback a learner iterates on. Hidden checks report after grading only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from checks_support import (  # noqa: E402
+    colour_photos,
+    genuine,
+    identity_backbone,
+    photo_model,
+    red_level_head,
+    reveals,
+    run,
+)
+
+from course_utils.grading.checks import lesson01, lesson02  # noqa: E402
+
+# check name -> (a wrong answer's artifacts, the solution's values that must not appear)
+CASES: dict[str, Callable[[Any], tuple[dict[str, Any], list[Any]]]] = {}
+
+
+def case(name: str):
+    def register(build: Callable[[Any], tuple[dict[str, Any], list[Any]]]):
+        CASES[name] = build
+        return build
+    return register
+
+
+def _head(layers: list, loss: Any) -> keras.Model:
+    head = keras.Sequential([keras.Input((lesson01.FEATURES,))] + layers)
+    head.compile(optimizer="adam", loss=loss)
+    return head
+
+
+@case("01.head_output")
+def _01_head(monkeypatch):
+    wrong = _head([keras.layers.Dense(1)], "mse")
+    return {"head": wrong}, ["binary_crossentropy", "BinaryCrossentropy", "sigmoid"]
+
+
+@case("01.end_to_end")
+def _01_end_to_end(monkeypatch):
+    genuine(monkeypatch, lesson01)
+    x, y = colour_photos(5)
+    model = photo_model(identity_backbone(), red_level_head(2, "sigmoid"))
+    return {"pretrained": model, "pretrained_acc": 0.6, "x": x, "y": y}, [1.0, "1.000", "1.00"]
+
+
+@case("01.new_task_model")
+def _01_new_task(monkeypatch):
+    genuine(monkeypatch, lesson01)
+    x, y = colour_photos(2, classes=7)
+    model = photo_model(identity_backbone(), red_level_head(7, "softmax"))
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    return {"model": model, "x": x, "y": y}, ["sparse_categorical_crossentropy", "Sparse"]
+
+
+@case("02.prepare_for")
+def _02_prepare(monkeypatch):
+    raw = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3)).astype("uint8")
+    right = keras.applications.mobilenet_v2.preprocess_input(raw.astype("float32"))
+    return {"raw": raw, "ours": right, "scaled": right * 0.5}, [f"{right.min():.2f}", f"{right.max():.2f}"]
+
+
+@case("02.probe_features")
+def _02_probe(monkeypatch):
+    genuine(monkeypatch, lesson02)
+    raw = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3)).astype("uint8")
+    inputs = keras.Input((8, 8, 3))
+    base = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs)))
+    base.trainable = False
+    right = base.predict(keras.applications.mobilenet.preprocess_input(raw.astype("float32")), verbose=0)
+    return {"base": base, "features": right + 1.0, "raw": raw}, [f"{v:.3f}" for v in right.ravel()[:4]]
+
+
+@case("02.fastest_meeting")
+def _02_fastest(monkeypatch):
+    right = [lesson02.reference_fastest(lesson02.KERAS_TABLE, bar) for bar in lesson02.KERAS_TABLE_BARS]
+    wrong = ["xception"] * len(right)   # the most accurate row, for every bar
+    return {"picks": wrong}, [name for name in right if name not in (None, "xception")]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_wrong_answer_is_told_what_is_wrong_not_the_answer(monkeypatch, name):
+    artifacts, solution_values = CASES[name](monkeypatch)
+    outcome = run(name, **artifacts)
+    assert outcome.points < outcome.max_points, outcome
+    assert outcome.message, "a wrong answer gets a hint"
+    assert not reveals(outcome.message, solution_values), outcome.message
+
+
+def test_every_visible_check_is_covered():
+    """Every check a learner runs in an exercise notebook has a case above."""
+    import json
+    from pathlib import Path
+
+    from course_utils.grading.notebook import parse_check_call
+
+    root = Path(__file__).resolve().parent.parent
+    visible = set()
+    for path in sorted((root / "solutions").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if "check" in cell.get("metadata", {}).get("tags", []):
+                call = parse_check_call("".join(cell["source"]))
+                if call is not None:
+                    visible.add(call.name)
+    silent = {"01.frozen_base"}  # its only hint is the learner's own count of trainable layers
+    missing = sorted(visible - set(CASES) - silent)
+    assert not missing or all(int(m[:2]) > LESSONS_DONE for m in missing), missing
+
+
+LESSONS_DONE = 2
+_ = np
