@@ -25,7 +25,7 @@ from checks_support import (  # noqa: E402
     run,
 )
 
-from course_utils.grading.checks import lesson01, lesson02  # noqa: E402
+from course_utils.grading.checks import lesson01, lesson02, lesson03  # noqa: E402
 
 # check name -> (a wrong answer's artifacts, the solution's values that must not appear)
 CASES: dict[str, Callable[[Any], tuple[dict[str, Any], list[Any]]]] = {}
@@ -92,6 +92,27 @@ def _02_fastest(monkeypatch):
     return {"picks": wrong}, [name for name in right if name not in (None, "xception")]
 
 
+@case("03.head_accuracy")
+def _03_head(monkeypatch):
+    x, y = colour_photos(5)
+    head = red_level_head(2, "sigmoid")
+    head.compile(optimizer="adam", loss="mse")
+    return {"head": head, "val_features": x.mean(axis=(1, 2)) / 127.5 - 1, "y": y}, [
+        "binary_crossentropy", "BinaryCrossentropy"]
+
+
+@case("03.choose_on_validation")
+def _03_choose(monkeypatch):
+    rng = np.random.default_rng(1)
+    y, yv = np.repeat([0, 1], 12), np.repeat([0, 1], 20)
+    x, xv = rng.normal(0, 1, (24, 4)) + y[:, None], rng.normal(0, 1, (40, 4)) + yv[:, None]
+    right = lesson03.probe_scores(x, y, xv, yv)
+    wrong = {str(c): 0.5 for c in right}
+    values = [f"{v:.3f}" for v in right.values()] + [f"{v:.2f}" for v in right.values()]
+    return {"val_scores": wrong, "best_C": 0.001, "train_features": x, "train_y": y, "val_features": xv,
+            "val_y": yv}, values
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_wrong_answer_is_told_what_is_wrong_not_the_answer(monkeypatch, name):
     artifacts, solution_values = CASES[name](monkeypatch)
@@ -116,10 +137,11 @@ def test_every_visible_check_is_covered():
                 call = parse_check_call("".join(cell["source"]))
                 if call is not None:
                     visible.add(call.name)
-    silent = {"01.frozen_base"}  # its only hint is the learner's own count of trainable layers
+    # their hints name only the learner's own numbers (trainable layers, shapes): nothing to give away
+    silent = {"01.frozen_base", "03.frozen_features", "03.augmentation_inside"}
     missing = sorted(visible - set(CASES) - silent)
     assert not missing or all(int(m[:2]) > LESSONS_DONE for m in missing), missing
 
 
-LESSONS_DONE = 2
+LESSONS_DONE = 3
 _ = np
