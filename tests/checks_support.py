@@ -17,9 +17,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from course_utils.checks import common
+from course_utils.checks.registry import CheckOutcome, run_check
 from course_utils.grading.artifacts import capture_source, load_artifacts
-from course_utils.grading.checks import common
-from course_utils.grading.registry import CheckOutcome, run_check
 
 
 def captured(tmp_path: Path, **values: object) -> dict[str, object]:

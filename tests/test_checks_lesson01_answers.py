@@ -26,7 +26,7 @@ from checks_support import (  # noqa: E402
 )
 
 from course_utils import datasets  # noqa: E402
-from course_utils.grading.checks import common, lesson01  # noqa: E402
+from course_utils.checks import common, lesson01  # noqa: E402
 
 FEATURES = lesson01.FEATURES
 

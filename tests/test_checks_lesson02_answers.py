@@ -12,7 +12,7 @@ keras = pytest.importorskip("keras")
 
 from checks_support import fails, full, genuine, run  # noqa: E402
 
-from course_utils.grading.checks import lesson02  # noqa: E402
+from course_utils.checks import lesson02  # noqa: E402
 
 MODULES = {"mobilenet_v2": "mobilenet_v2", "mobilenet_025": "mobilenet", "resnet50": "resnet50",
            "efficientnet_b0": "efficientnet"}

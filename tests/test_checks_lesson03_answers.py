@@ -19,7 +19,7 @@ from checks_support import (  # noqa: E402
 )
 from checks_support import run as run_check  # noqa: E402
 
-from course_utils.grading.checks import lesson03  # noqa: E402
+from course_utils.checks import lesson03  # noqa: E402
 
 
 def stand_in_features(size: int, images: np.ndarray, preprocess: bool = True) -> np.ndarray:

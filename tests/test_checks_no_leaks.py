@@ -25,7 +25,7 @@ from checks_support import (  # noqa: E402
     run,
 )
 
-from course_utils.grading.checks import lesson01, lesson02, lesson03  # noqa: E402
+from course_utils.checks import lesson01, lesson02, lesson03  # noqa: E402
 
 # check name -> (a wrong answer's artifacts, the solution's values that must not appear)
 CASES: dict[str, Callable[[Any], tuple[dict[str, Any], list[Any]]]] = {}

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.registry import CheckFailed
+from course_utils.checks.registry import CheckFailed
 
 
 def require_model(value: Any, name: str) -> Any:

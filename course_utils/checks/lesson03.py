@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import (
+from course_utils.checks.common import (
     OutputKind,
     as_array,
     feature_inputs,
@@ -30,7 +30,9 @@ from course_utils.grading.checks.common import (
     require_model,
     require_preprocessed_once,
 )
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, lesson_checks
+
+register = lesson_checks(__name__)
 
 MIN_HEAD_ACCURACY = 0.85
 MIN_UNSEEN_ACCURACY = 0.85
@@ -99,7 +101,7 @@ def _base_size(base: Any) -> int:
     return int(shape[1])
 
 
-@register_check("03.frozen_features", points=2)
+@register("frozen_features", points=2)
 def frozen_features(base: Any, train_features: Any, n_images: Any) -> None:
     """The base is frozen and pooled, and there is one feature vector per training photo."""
     require_model(base, "base")
@@ -117,7 +119,7 @@ def frozen_features(base: Any, train_features: Any, n_images: Any) -> None:
     require_imagenet_backbone(base, BACKBONE, "base")
 
 
-@register_check("03.features_recomputed", points=2)
+@register("features_recomputed", points=2)
 def features_recomputed(base: Any, train_features: Any) -> None:
     """Hidden: the cached features equal the check's own MobileNetV2 features of the training photos.
 
@@ -154,7 +156,7 @@ def _require_dog_probability(head: Any, width: int) -> None:
     require_matching_loss(head, "head", kind, outputs.shape[1])
 
 
-@register_check("03.head_accuracy", points=2)
+@register("head_accuracy", points=2)
 def head_accuracy(head: Any, val_features: Any, y: Any) -> None:
     """The head takes a feature vector, outputs P(dog) with the matching loss, and scores >= 0.85."""
     require_model(head, "head")
@@ -170,7 +172,7 @@ def head_accuracy(head: Any, val_features: Any, y: Any) -> None:
                           "and check the labels match the features")
 
 
-@register_check("03.head_on_unseen_photos", points=2)
+@register("head_on_unseen_photos", points=2)
 def head_on_unseen_photos(base: Any, head: Any) -> None:
     """Hidden: the head classifies held-out test photos >= 0.85 from the check's own base's features."""
     require_model(base, "base")
@@ -184,7 +186,7 @@ def head_on_unseen_photos(base: Any, head: Any) -> None:
                           f"MobileNetV2's features; expected >= {MIN_UNSEEN_ACCURACY}")
 
 
-@register_check("03.augmentation_inside", points=2)
+@register("augmentation_inside", points=2)
 def augmentation_inside(model: Any) -> None:
     """Augmentation acts on the photos before the frozen base, only when training; the base gets
     MobileNetV2's preprocessing of the raw photos at prediction time.
@@ -223,7 +225,7 @@ def augmentation_inside(model: Any) -> None:
     require_imagenet_backbone(base, BACKBONE, "the base inside `model`")
 
 
-@register_check("03.choose_on_validation", points=2)
+@register("choose_on_validation", points=2)
 def choose_on_validation(val_scores: Any, best_C: Any, train_features: Any, train_y: Any,
                          val_features: Any, val_y: Any) -> None:
     """Every candidate C scored on the validation features, and the best one chosen."""
@@ -252,7 +254,7 @@ def choose_on_validation(val_scores: Any, best_C: Any, train_features: Any, trai
                           "in your own table (on a tie, take the smallest C)")
 
 
-@register_check("03.choice_recomputed", points=2)
+@register("choice_recomputed", points=2)
 def choice_recomputed(best_C: Any, image_size: Any) -> None:
     """Hidden, an open goal: the chosen C, refitted by the grader on its own features of the lesson's
     training photos, scores >= 0.85 on held-out test photos.
