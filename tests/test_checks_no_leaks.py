@@ -25,7 +25,8 @@ from checks_support import (  # noqa: E402
     run,
 )
 
-from course_utils.checks import lesson01, lesson02, lesson03  # noqa: E402
+from course_utils.checks import lesson01, lesson02, lesson03, lesson04  # noqa: E402
+from course_utils.exercise_data.fine_tuning import suspect_heads  # noqa: E402
 
 # check name -> (a wrong answer's artifacts, the solution's values that must not appear)
 CASES: dict[str, Callable[[Any], tuple[dict[str, Any], list[Any]]]] = {}
@@ -113,6 +114,34 @@ def _03_choose(monkeypatch):
             "val_y": yv}, values
 
 
+@case("04.unfrozen_top")
+def _04_unfrozen(monkeypatch):
+    genuine(monkeypatch, lesson04)
+    base = identity_backbone()
+    model = photo_model(base, red_level_head(2, "sigmoid"))
+    base.trainable = True
+    for layer in base.layers[:10]:
+        layer.trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(1e-5),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    return {"model": model}, ["from_logits=False)", "binary_crossentropy"]
+
+
+@case("04.logits_loss")
+def _04_logits(monkeypatch):
+    head = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1)])
+    head.compile(optimizer="adam", loss="binary_crossentropy")
+    return {"logit_head": head}, ["from_logits=True)", "BinaryCrossentropy("]
+
+
+@case("04.pairing_problem")
+def _04_pairing(monkeypatch):
+    truth = [lesson04.reference_pairing(h) for h in suspect_heads().values()]
+    wrong = ["ok"] * 4
+    named = [f"{name}: {t}" for name, t in zip("ABCD", truth, strict=True)]
+    return {"answers": wrong}, ["double sigmoid", "logits read as probabilities", *named, "head A", "head B"]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_wrong_answer_is_told_what_is_wrong_not_the_answer(monkeypatch, name):
     artifacts, solution_values = CASES[name](monkeypatch)
@@ -143,5 +172,5 @@ def test_every_visible_check_is_covered():
     assert not missing or all(int(m[:2]) > LESSONS_DONE for m in missing), missing
 
 
-LESSONS_DONE = 3
+LESSONS_DONE = 4
 _ = np

@@ -239,13 +239,13 @@ def require_matching_loss(model: Any, name: str, kind: OutputKind, classes: int)
                           f"({labels}) against its {classes} output(s); pick the loss that matches "
                           "one output per class and integer labels")
     if kind is OutputKind.SCORES and reading is LossReading.PROBABILITIES:
-        raise CheckFailed(f"`{name}` outputs logits (its outputs are not probabilities), but its loss "
-                          "reads them as probabilities: use the loss with from_logits=True, or end "
-                          "the model with a sigmoid/softmax")
+        raise CheckFailed(f"`{name}` outputs logits (its outputs are not probabilities), but its loss reads "
+                          "them as probabilities (from_logits=False): the loss and the model's last step "
+                          "do not match")
     if kind is not OutputKind.SCORES and reading is LossReading.LOGITS:
         raise CheckFailed(f"`{name}` already outputs probabilities, but its loss reads them as logits "
-                          "(from_logits=True) and squashes them a second time: use from_logits=False "
-                          "with a probability output")
+                          "(from_logits=True) and squashes them a second time: the loss and the model's "
+                          "last step do not match")
 
 
 def recorded_input(model: Any, layer: Any, x: np.ndarray, training: bool = False) -> np.ndarray:
