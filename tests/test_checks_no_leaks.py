@@ -25,7 +25,7 @@ from checks_support import (  # noqa: E402
     run,
 )
 
-from course_utils.checks import lesson01, lesson02, lesson03, lesson04, lesson05  # noqa: E402
+from course_utils.checks import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06  # noqa: E402
 from course_utils.exercise_data.fine_tuning import suspect_heads  # noqa: E402
 
 # check name -> (a wrong answer's artifacts, the solution's values that must not appear)
@@ -160,6 +160,21 @@ def _05_threshold(monkeypatch):
     return {"threshold": 0.5}, [f"{right:g}", f"{right:.2f}"]
 
 
+@case("06.choose_remedy")
+def _06_remedy(monkeypatch):
+    truth = {"none": 0.771, "dropout 0.5": 0.903, "weight decay 1e-2": 0.782, "dropout + weight decay": 0.881}
+    monkeypatch.setattr(lesson06, "remedy_score", lambda size, name, seed: truth[name])
+    on_training = {name: [1.0, 1.0, 1.0] for name in truth}
+    return {"val_scores": on_training, "choice": "none", "image_size": 128}, [
+        *(f"{v:.3f}" for v in truth.values()), *(f"{v:.2f}" for v in truth.values()), "dropout 0.5'"]
+
+
+@case("06.early_stopping")
+def _06_early(monkeypatch):
+    return {"config": {"monitor": "loss", "patience": 0, "restore_best_weights": False}}, [
+        "val_loss", "restore_best_weights=True", "patience=10"]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_wrong_answer_is_told_what_is_wrong_not_the_answer(monkeypatch, name):
     artifacts, solution_values = CASES[name](monkeypatch)
@@ -185,10 +200,11 @@ def test_every_visible_check_is_covered():
                 if call is not None:
                     visible.add(call.name)
     # their hints name only the learner's own numbers (trainable layers, shapes): nothing to give away
-    silent = {"01.frozen_base", "03.frozen_features", "03.augmentation_inside", "05.debiased_colored_mnist"}
+    silent = {"01.frozen_base", "03.frozen_features", "03.augmentation_inside", "05.debiased_colored_mnist",
+              "06.head_regularised", "06.unfreeze_top"}
     missing = sorted(visible - set(CASES) - silent)
     assert not missing or all(int(m[:2]) > LESSONS_DONE for m in missing), missing
 
 
-LESSONS_DONE = 5
+LESSONS_DONE = 6
 _ = np
