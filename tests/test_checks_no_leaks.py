@@ -25,7 +25,8 @@ from checks_support import (  # noqa: E402
     run,
 )
 
-from course_utils.checks import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06  # noqa: E402
+from course_utils.checks import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07  # noqa: E402
+from course_utils.exercise_data.domain_mismatch import coral_pairs, probe_reversal, reversal_cases  # noqa: E402
 from course_utils.exercise_data.fine_tuning import suspect_heads  # noqa: E402
 
 # check name -> (a wrong answer's artifacts, the solution's values that must not appear)
@@ -175,6 +176,43 @@ def _06_early(monkeypatch):
         "val_loss", "restore_best_weights=True", "patience=10"]
 
 
+@case("07.coral_loss")
+def _07_coral(monkeypatch):
+    right = [lesson07.coral_reference(a, b) for a, b in coral_pairs(7)]
+    wrong = [0.0, 0.0] + [v * 1.3 + 0.01 for v in right[2:]]
+    return {"values": wrong}, [f"{v:.5f}" for v in right[2:]] + [f"{v:.3f}" for v in right[2:]] + ["1.3"]
+
+
+@case("07.shift_diagnosis")
+def _07_shift(monkeypatch):
+    rng = np.random.default_rng(2)
+    same = rng.uniform(0, 100, (2000, 4, 4, 1)).astype("float32")
+    target = rng.uniform(150, 255, (1200, 4, 4, 1)).astype("float32")
+    monkeypatch.setattr(lesson07, "mnist_test_rgb32", lambda start, stop: (same[start:stop], None))
+    monkeypatch.setattr(lesson07, "exercise_xt", lambda count: target[:count])
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                              keras.layers.Rescaling(1 / 255)])
+    right = [lesson07.fair_pad_reference(model, same[:1000], same[1000:]),
+             lesson07.fair_pad_reference(model, same, target)]
+    return {"cause": "a", "pad_same": 0.45, "pad_target": 1.2, "feature_model": model, "n_target": 1200}, [
+        *(f"{v:.2f}" for v in right), '"b"', "'b'", "cause"]
+
+
+class _Passthrough(keras.layers.Layer):
+    def __init__(self, lam=1.0, **kwargs):
+        super().__init__(**kwargs)
+
+    def call(self, x):
+        return x * 1.0
+
+
+@case("07.gradient_reversal")
+def _07_reversal(monkeypatch):
+    expected = [-lam * up for lam, _, up in reversal_cases(7)]
+    values = [f"{v:.3f}" for g in expected for v in g.ravel()[:3]]
+    return {"probe": probe_reversal(_Passthrough, seed=7)}, values
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_wrong_answer_is_told_what_is_wrong_not_the_answer(monkeypatch, name):
     artifacts, solution_values = CASES[name](monkeypatch)
@@ -201,10 +239,10 @@ def test_every_visible_check_is_covered():
                     visible.add(call.name)
     # their hints name only the learner's own numbers (trainable layers, shapes): nothing to give away
     silent = {"01.frozen_base", "03.frozen_features", "03.augmentation_inside", "05.debiased_colored_mnist",
-              "06.head_regularised", "06.unfreeze_top"}
+              "06.head_regularised", "06.unfreeze_top", "07.adabn_statistics"}
     missing = sorted(visible - set(CASES) - silent)
     assert not missing or all(int(m[:2]) > LESSONS_DONE for m in missing), missing
 
 
-LESSONS_DONE = 6
+LESSONS_DONE = 7
 _ = np
