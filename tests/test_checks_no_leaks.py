@@ -25,7 +25,17 @@ from checks_support import (  # noqa: E402
     run,
 )
 
-from course_utils.checks import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07  # noqa: E402
+from course_utils.checks import (  # noqa: E402
+    lesson01,
+    lesson02,
+    lesson03,
+    lesson04,
+    lesson05,
+    lesson06,
+    lesson07,
+    lesson08,
+)
+from course_utils.exercise_data import domain_remedies  # noqa: E402
 from course_utils.exercise_data.domain_mismatch import coral_pairs, probe_reversal, reversal_cases  # noqa: E402
 from course_utils.exercise_data.fine_tuning import suspect_heads  # noqa: E402
 
@@ -213,6 +223,32 @@ def _07_reversal(monkeypatch):
     return {"probe": probe_reversal(_Passthrough, seed=7)}, values
 
 
+@case("08.importance_weights")
+def _08_weights(monkeypatch):
+    from course_utils.taught.domain_remedies import effective_sample_size, importance_weights
+
+    p = domain_remedies.demo_probabilities(3)
+    right = importance_weights(p, 300, 100)
+    cases = domain_remedies.ess_cases(3)
+    wrong_ess = [float(len(w)) for w in cases]
+    values = [f"{v:.4f}" for v in right[:3]] + [f"{effective_sample_size(w):.2f}" for w in cases[2:]]
+    return {"weights": right, "ess": wrong_ess}, values
+
+
+@case("08.hospital_d_decision")
+def _08_decision(monkeypatch):
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(40, int), np.ones(10, int)]
+    x = rng.uniform(0, 100, (50, 2, 2, 1)).astype("float32")
+    monkeypatch.setattr(lesson08, "hospital_d", lambda split: (x, y))
+    model = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    right = float(np.mean(model.predict(x, verbose=0).argmax(1) == y))
+    scores = {name: 0.99 for name in lesson08.CANDIDATES}
+    return {"val_scores": scores, "choice": "AdaBN", "shift_kind": "scanner", "source_only": model,
+            "adabn": model, "weighted": model}, [f"{right:.3f}", f"{right:.2f}", "population"]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_wrong_answer_is_told_what_is_wrong_not_the_answer(monkeypatch, name):
     artifacts, solution_values = CASES[name](monkeypatch)
@@ -244,5 +280,5 @@ def test_every_visible_check_is_covered():
     assert not missing or all(int(m[:2]) > LESSONS_DONE for m in missing), missing
 
 
-LESSONS_DONE = 7
+LESSONS_DONE = 8
 _ = np
