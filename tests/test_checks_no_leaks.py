@@ -34,6 +34,7 @@ from course_utils.checks import (  # noqa: E402
     lesson06,
     lesson07,
     lesson08,
+    lesson09,
 )
 from course_utils.exercise_data import domain_remedies  # noqa: E402
 from course_utils.exercise_data.domain_mismatch import coral_pairs, probe_reversal, reversal_cases  # noqa: E402
@@ -249,6 +250,45 @@ def _08_decision(monkeypatch):
             "adabn": model, "weighted": model}, [f"{right:.3f}", f"{right:.2f}", "population"]
 
 
+_SPREADS = {"A": 0.012, "B": 0.934, "C": 0.871}
+_PROBES = {"A": 0.214, "B": 0.512, "C": 0.733}
+
+
+@case("09.collapse_diagnosis")
+def _09_collapse(monkeypatch):
+    monkeypatch.setattr(lesson09, "_run_models", lambda artifacts: {run: (None, None) for run in "ABC"})
+    monkeypatch.setattr(lesson09, "_measure_runs", lambda models, draw, evaluation: (_SPREADS, _PROBES))
+    monkeypatch.setattr(lesson09, "exercise_digits", lambda split: None)
+    models = {f"{part}_{run}": None for part in ("encoder", "projector") for run in "abc"}
+    wrong = {"spreads": {"A": 0.9, "B": 0.9, "C": 0.9}, "probe_accuracy": _PROBES,
+             "collapsed": {"A": False, "B": False, "C": False}, "transfer": "A"}
+    values = [f"{v:.3f}" for v in _SPREADS.values()] + [f"{v:.2f}" for v in _SPREADS.values()]
+    return {**wrong, **models}, [*values, "transfer run C", "'C'"]
+
+
+@case("09.temperature_on_validation")
+def _09_temperature(monkeypatch):
+    val = {"0.05": 0.612, "0.2": 0.774, "1.0": 0.105}
+    test = {"0.05": 0.633, "0.2": 0.791, "1.0": 0.101}
+    monkeypatch.setattr(lesson09, "_candidate_encoders", lambda artifacts: {})
+    monkeypatch.setattr(lesson09, "exercise_digits", lambda split: split)
+    monkeypatch.setattr(lesson09, "_probe_all", lambda encoders, draw, evaluation:
+                        test if evaluation == "test" else val)
+    artifacts = {"val_accuracy": val, "chosen": "0.2", "test_accuracy": 0.5,
+                 "encoder_0": None, "encoder_1": None, "encoder_2": None}
+    return artifacts, ["0.791", "0.79", "0.774"]
+
+
+@case("09.train_step")
+def _09_train_step(monkeypatch):
+    from course_utils.exercise_data.unsupervised_transfer import probe_train_step
+    from course_utils.taught.unsupervised_transfer import SimCLR
+
+    right = probe_train_step(SimCLR, seed=7)
+    wrong = {**right, "loss": right["loss"] + 1.0}
+    return {"probe": wrong}, [f"{right['loss']:.3f}", f"{right['loss']:.2f}"]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_wrong_answer_is_told_what_is_wrong_not_the_answer(monkeypatch, name):
     artifacts, solution_values = CASES[name](monkeypatch)
@@ -280,5 +320,5 @@ def test_every_visible_check_is_covered():
     assert not missing or all(int(m[:2]) > LESSONS_DONE for m in missing), missing
 
 
-LESSONS_DONE = 8
+LESSONS_DONE = 9
 _ = np
