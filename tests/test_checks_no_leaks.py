@@ -35,6 +35,7 @@ from course_utils.checks import (  # noqa: E402
     lesson07,
     lesson08,
     lesson09,
+    lesson10,
 )
 from course_utils.exercise_data import domain_remedies  # noqa: E402
 from course_utils.exercise_data.domain_mismatch import coral_pairs, probe_reversal, reversal_cases  # noqa: E402
@@ -289,6 +290,36 @@ def _09_train_step(monkeypatch):
     return {"probe": wrong}, [f"{right['loss']:.3f}", f"{right['loss']:.2f}"]
 
 
+@case("10.mean_pool")
+def _10_pool(monkeypatch):
+    from course_utils.exercise_data.text_transfer import pooling_case
+
+    hidden, mask = pooling_case(7)
+    right = lesson10.mean_pool_reference(hidden, mask)
+    return {"pooled": hidden.mean(axis=1)}, [f"{v:.3f}" for v in right.ravel()[:6]]
+
+
+@case("10.choose_on_validation")
+def _10_choose(monkeypatch):
+    from course_utils.taught import text_transfer
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 384)).astype("float32")
+    y = (x[:, 0] > 0).astype(int)
+    monkeypatch.setattr(lesson10, "validation_labels", lambda count: y)
+    heads = {}
+    for name, sign in (("amazon", 0.3), ("tweets", -1.0), ("both", 1.0)):
+        model = text_transfer.make_head(384)
+        kernel = np.zeros((384, 1), "float32")
+        kernel[0, 0] = 10 * sign
+        model.layers[-1].set_weights([kernel, np.full(1, 0.4, "float32")])
+        heads[f"head_{name}"] = model
+    right = {name[5:]: lesson10._head_accuracy(h, x, y) for name, h in heads.items()}
+    made_up = {"amazon": 0.9, "tweets": 0.95, "both": 0.91}
+    return {"decision": "tweets", "val_scores": made_up, "x_val": x, "y_val": y, **heads}, [
+        *(f"{v:.3f}" for v in right.values()), *(f"{v:.2f}" for v in right.values())]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_wrong_answer_is_told_what_is_wrong_not_the_answer(monkeypatch, name):
     artifacts, solution_values = CASES[name](monkeypatch)
@@ -320,5 +351,5 @@ def test_every_visible_check_is_covered():
     assert not missing or all(int(m[:2]) > LESSONS_DONE for m in missing), missing
 
 
-LESSONS_DONE = 9
+LESSONS_DONE = 10
 _ = np
