@@ -36,6 +36,7 @@ from course_utils.checks import (  # noqa: E402
     lesson08,
     lesson09,
     lesson10,
+    lesson11,
 )
 from course_utils.exercise_data import domain_remedies  # noqa: E402
 from course_utils.exercise_data.domain_mismatch import coral_pairs, probe_reversal, reversal_cases  # noqa: E402
@@ -320,6 +321,21 @@ def _10_choose(monkeypatch):
         *(f"{v:.3f}" for v in right.values()), *(f"{v:.2f}" for v in right.values())]
 
 
+@case("11.audit")
+def _11_audit(monkeypatch):
+    unusable, leaked = ["broken_3.jpg", "notes.txt"], ["ant_17.jpg"]
+    monkeypatch.setattr(lesson11, "rebuilt_folder", lambda: None)
+    monkeypatch.setattr(lesson11, "_truth", lambda folder: (unusable, leaked))
+    return {"unusable": ["notes.txt"], "leaked": []}, ["broken_3", "ant_17"]
+
+
+@case("11.raw_pixels")
+def _11_raw(monkeypatch):
+    genuine(monkeypatch, lesson11)
+    model = photo_model(identity_backbone(32), red_level_head(2, "softmax"), "unit")
+    return {"model": model, "backbone": "mobilenet_v2"}, ["Rescaling(1 / 127.5", "offset=-1", "127.5"]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_wrong_answer_is_told_what_is_wrong_not_the_answer(monkeypatch, name):
     artifacts, solution_values = CASES[name](monkeypatch)
@@ -346,10 +362,10 @@ def test_every_visible_check_is_covered():
                     visible.add(call.name)
     # their hints name only the learner's own numbers (trainable layers, shapes): nothing to give away
     silent = {"01.frozen_base", "03.frozen_features", "03.augmentation_inside", "05.debiased_colored_mnist",
-              "06.head_regularised", "06.unfreeze_top", "07.adabn_statistics"}
+              "06.head_regularised", "06.unfreeze_top", "07.adabn_statistics", "11.head_on_new_folder"}
     missing = sorted(visible - set(CASES) - silent)
     assert not missing or all(int(m[:2]) > LESSONS_DONE for m in missing), missing
 
 
-LESSONS_DONE = 10
+LESSONS_DONE = 11
 _ = np
