@@ -23,7 +23,7 @@ def head(n: int = 3, activation: str = "sigmoid", bias: float = 0.0) -> keras.Mo
 def test_frozen_features_wants_frozen_pooled_base_and_one_row_per_photo():
     base = tiny_backbone()
     feats = np.zeros((4, 3))
-    assert "base.trainable = False" in run_check("03.frozen_features", base=base, train_features=feats,
+    assert "freeze the whole base" in run_check("03.frozen_features", base=base, train_features=feats,
                                                  n_images=4).message
     base.trainable = False
     assert "is not MobileNetV2" in run_check("03.frozen_features", base=base, train_features=feats,

@@ -1,9 +1,11 @@
-"""What every lesson's checks share: type checks, model introspection, accuracy, and trust.
+"""What every lesson's checks share: type checks, behaviour, model introspection, and trust.
 
 Lesson modules import from here, never from each other. Nothing here imports TensorFlow
-at module level, so registering the checks stays cheap. The second half (after "Trust")
-holds what hidden checks use to recompute what they trust: their own data, their own
-baselines, and the proof that a pretrained base is the genuine network.
+at module level, so registering the checks stays cheap. "Behaviour" judges what a learner's
+model outputs, what its loss computes and what reaches its base, on the check's own inputs
+(docs/grading.md, section 2a). The last part ("Trust") holds what hidden checks use to
+recompute what they trust: their own data, their own baselines, and the proof that a
+pretrained base is the genuine network.
 """
 
 from __future__ import annotations
@@ -70,23 +72,6 @@ class LossReading(enum.Enum):
     PROBABILITIES = "reads the outputs as probabilities"
     LOGITS = "reads the outputs as logits (from_logits=True)"
     OTHER = "is not a cross-entropy of these labels"
-
-
-def loss_name(model: Any) -> tuple[str | None, bool]:
-    """The compiled loss as a normalised name (None if not compiled) and its from_logits."""
-    loss = getattr(model, "loss", None)
-    if loss is None:
-        return None, False
-    if isinstance(loss, str):
-        return loss.lower(), False
-    name = getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
-    return str(name).lower(), bool(getattr(loss, "from_logits", False))
-
-
-def activation_name(layer: Any) -> str:
-    """Name of a layer's activation function ('linear' when it has none)."""
-    activation = getattr(layer, "activation", None)
-    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
 
 
 def predict_outputs(model: Any, x: Any, batch: int = 32) -> np.ndarray:

@@ -43,7 +43,7 @@ FEATURES = 1280  # MobileNetV2's pooled feature vector
 def _require_frozen_base(model: Any, name: str) -> None:
     """``model`` holds a pretrained base (a nested model with many layers), frozen."""
     if find_backbone(model, name).trainable_weights:
-        raise CheckFailed(f"the base inside `{name}` is trainable; keep base.trainable = False")
+        raise CheckFailed(f"the base inside `{name}` is trainable; keep the whole base frozen")
 
 
 def _require_frozen_pretrained(model: Any, name: str) -> None:
@@ -61,8 +61,8 @@ def frozen_base(base: Any) -> None:
     if trainable_layers or trainable_weights:
         raise CheckFailed(
             f"your base model has {len(trainable_layers)} trainable layers "
-            f"({trainable_weights} trainable weight tensors); freeze it with "
-            "base.trainable = False before building and compiling the head"
+            f"({trainable_weights} trainable weight tensors); freeze the whole base before building "
+            "and compiling the head"
         )
     require_imagenet_backbone(base, BACKBONE, "base")
 

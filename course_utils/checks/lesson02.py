@@ -118,7 +118,7 @@ def probe_features(base: Any, features: Any, raw: Any) -> None:
     if not isinstance(base, keras.Model):
         raise CheckFailed(f"`base025` should be a Keras model, got {type(base).__name__}")
     if base.trainable_weights:
-        raise CheckFailed("freeze the base: base025.trainable = False")
+        raise CheckFailed("`base025` has trainable weights: freeze the whole base")
     require_imagenet_backbone(base, "mobilenet_025", "base025")
     raw = np.asarray(raw)
     if len(base.output_shape) != 2:

@@ -107,7 +107,7 @@ def frozen_features(base: Any, train_features: Any, n_images: Any) -> None:
     require_model(base, "base")
     if base.trainable_weights:
         raise CheckFailed(f"your base has {len(base.trainable_weights)} trainable weight tensors; "
-                          "freeze it with base.trainable = False")
+                          "freeze the whole base before computing features")
     if len(base.output_shape) != 2:
         raise CheckFailed(f"the base outputs {base.output_shape}, a feature map; build it with "
                           "pooling='avg' so each photo becomes one vector")
@@ -208,7 +208,7 @@ def augmentation_inside(model: Any) -> None:
         raise CheckFailed("build `model` around your frozen `base` (call base(x, training=False)), so the "
                           "base stays one frozen block")
     if base.trainable_weights:
-        raise CheckFailed("the base inside `model` is trainable; set base.trainable = False")
+        raise CheckFailed("the base inside `model` is trainable; keep the whole base frozen")
     size = int(model.input_shape[1])
     x = photo_inputs(size)
     first = first_convolution(base)

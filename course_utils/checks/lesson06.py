@@ -221,8 +221,8 @@ def _check_unfrozen(model: Any, n: int) -> None:
             where = "one of the top" if layer in top else "below the top"
             why = ("BatchNormalization layers stay frozen" if is_bn else
                    f"layers {where} {n} should be {'trainable' if want else 'frozen'}")
-            raise CheckFailed(f"layer '{layer.name}' has trainable={layer.trainable}: {why}. Set "
-                              "model.trainable = True, then freeze model.layers[:-n] and every "
+            raise CheckFailed(f"layer '{layer.name}' has trainable={layer.trainable}: {why}. The top n "
+                              "layers train, every layer below them is frozen, and so is every "
                               "BatchNormalization layer")
     if not any(lay.trainable for lay in with_weights):
         raise CheckFailed("nothing is trainable: unfreeze the top layers")

@@ -151,8 +151,7 @@ def head_on_new_folder(backbone: Any, base: Any, head: Any, val_features: Any, v
     require_model(base, "base")
     require_model(head, "head")
     if base.trainable_weights:
-        raise CheckFailed("`base` has trainable weights; freeze it (base.trainable = False) before "
-                          "computing features")
+        raise CheckFailed("`base` has trainable weights; freeze the whole base before computing features")
     if len(base.output_shape) != 2:
         raise CheckFailed("`base` outputs a feature map; load it with pooling='avg'")
     require_imagenet_backbone(base, name, "base")

@@ -1,9 +1,10 @@
-"""Lesson 11's checks on learners' answers: right ones written differently from the solution earn
-full points (a Normalization layer as preprocessing among them), plausible mistakes lose theirs
-(pixels scaled to [0, 1] among them)."""
+"""The capstone's checks (your own data, always the last lesson) on learners' answers: right ones
+written differently from the solution earn full points (a Normalization layer as preprocessing
+among them), plausible mistakes lose theirs (pixels scaled to [0, 1] among them)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -26,14 +27,22 @@ from checks_support import (  # noqa: E402
 )
 from helpers import needs_mirror  # noqa: E402
 
-from course_utils.checks import lesson11  # noqa: E402
+from course_utils import lessons  # noqa: E402
+
+CAPSTONE = lessons.find("your_own_data")   # by name: its number changes as lessons are added
+capstone = importlib.import_module(CAPSTONE.checks)
+
+
+def name(check: str) -> str:
+    return f"{CAPSTONE.number}.{check}"
+
 
 # --- Exercise 1: the audit and the split -----------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def messy():
-    return lesson11.rebuilt_folder()
+    return capstone.rebuilt_folder()
 
 
 @needs_mirror
@@ -50,7 +59,7 @@ def test_audit_accepts_names_found_another_way(messy):
     leaked = [os.path.basename(str(p)) for split, per_class in audit.files.items() if split != "train"
               for paths in per_class.values() for p in paths
               if "train" in by_digest[audit.digest[str(p)]]]
-    assert full(run("11.audit", unusable=list(unusable), leaked=tuple(leaked)))
+    assert full(run(name("audit"), unusable=list(unusable), leaked=tuple(leaked)))
 
 
 @needs_mirror
@@ -60,9 +69,9 @@ def test_audit_mistakes_do_not_name_the_files_it_wants(messy):
     audit = own_data.audit_folder(messy, verbose=False)
     unusable = sorted(Path(p).name for p, _ in audit.skipped)
     hidden = sorted(p.name for p in messy.rglob(".*"))         # hidden files are not data at all
-    outcome = run("11.audit", unusable=unusable + hidden, leaked=[])
+    outcome = run(name("audit"), unusable=unusable + hidden, leaked=[])
     assert fails(outcome)
-    missing_one = run("11.audit", unusable=unusable[1:], leaked=[])
+    missing_one = run(name("audit"), unusable=unusable[1:], leaked=[])
     assert fails(missing_one, "misses 1 file") and not reveals(missing_one.message, [unusable[0]])
 
 
@@ -74,13 +83,13 @@ def test_clean_split_accepts_another_seed_and_rejects_a_split_with_copies(messy)
     clean = own_data.split_files(audit, seed=7)
     paths = {part: [str(Path(p).relative_to(messy)) for p in getattr(clean, part).files]
              for part in ("train", "validation", "test")}
-    assert full(run("11.clean_split", split_paths=paths))
+    assert full(run(name("clean_split"), split_paths=paths))
     as_found = {part: [str(Path(p).relative_to(messy)) for paths in audit.files.get(split, {}).values()
                        for p in paths]
                 for part, split in (("train", "train"), ("validation", "val"), ("test", "val"))}
-    assert fails(run("11.clean_split", split_paths=as_found))        # copies across splits, val twice
+    assert fails(run(name("clean_split"), split_paths=as_found))        # copies across splits, val twice
     fewer = {**paths, "test": paths["test"][1:]}
-    lost = run("11.clean_split", split_paths=fewer)
+    lost = run(name("clean_split"), split_paths=fewer)
     assert fails(lost, "in no split") and paths["test"][0] not in lost.message
 
 
@@ -88,10 +97,10 @@ def test_clean_split_accepts_another_seed_and_rejects_a_split_with_copies(messy)
 
 @pytest.fixture
 def photos(monkeypatch):
-    genuine(monkeypatch, lesson11)
+    genuine(monkeypatch, capstone)
     x, y = colour_photos(10, size=SIZE, seed=3)
-    monkeypatch.setattr(lesson11, "_held_out_pixels", lambda size: (x, y))
-    monkeypatch.setattr(lesson11, "_reference_features",
+    monkeypatch.setattr(capstone, "_held_out_pixels", lambda size: (x, y))
+    monkeypatch.setattr(capstone, "_reference_features",
                         lambda name, size, pixels: (pixels / 127.5 - 1).mean(axis=(1, 2)))
     return x, y
 
@@ -113,22 +122,22 @@ def test_head_checks_accept_a_logit_head(tmp_path, photos):
     feats = (x / 127.5 - 1).mean(axis=(1, 2))
     for h in (head, logits):
         artifacts = captured(tmp_path, base=frozen_base(), head=h, val_features=feats, val_labels=y)
-        assert full(run("11.head_on_new_folder", backbone="mobilenet_v2", **artifacts))
-        assert full(run("11.head_on_held_out", backbone="mobilenet_v2", base=artifacts["base"], head=h))
+        assert full(run(name("head_on_new_folder"), backbone="mobilenet_v2", **artifacts))
+        assert full(run(name("head_on_held_out"), backbone="mobilenet_v2", base=artifacts["base"], head=h))
 
 
 def test_head_checks_mistakes(photos):
     x, y = photos
     feats = (x / 127.5 - 1).mean(axis=(1, 2))
     head = red_level_head(2, "softmax")
-    assert fails(run("11.head_on_new_folder", backbone="mobilenet_v2", base=identity_backbone(SIZE),
+    assert fails(run(name("head_on_new_folder"), backbone="mobilenet_v2", base=identity_backbone(SIZE),
                      head=head, val_features=feats, val_labels=y), "trainable")
-    assert fails(run("11.head_on_new_folder", backbone="resnet50", base=frozen_base(), head=head,
+    assert fails(run(name("head_on_new_folder"), backbone="resnet50", base=frozen_base(), head=head,
                      val_features=feats, val_labels=y), "one of")
     backwards = red_level_head(2, "softmax")
     kernel, bias = backwards.layers[-1].get_weights()
     backwards.layers[-1].set_weights([-kernel, -bias])
-    assert fails(run("11.head_on_held_out", backbone="mobilenet_v2", base=frozen_base(), head=backwards))
+    assert fails(run(name("head_on_held_out"), backbone="mobilenet_v2", base=frozen_base(), head=backwards))
 
 
 @pytest.mark.parametrize("preprocess", ["normalization", "rescaling"])
@@ -136,8 +145,8 @@ def test_raw_pixels_accepts_any_layer_that_preprocesses_right(tmp_path, photos, 
     """The issue's learner: Normalization(mean=127.5, variance=127.5**2) is MobileNetV2's preprocessing."""
     model = photo_model(identity_backbone(SIZE), red_level_head(2, "softmax"), preprocess, functional=True)
     artifacts = captured(tmp_path, model=model)
-    assert full(run("11.raw_pixels", backbone="mobilenet_v2", **artifacts))
-    assert full(run("11.raw_pixels_on_files", backbone="mobilenet_v2", **artifacts))
+    assert full(run(name("raw_pixels"), backbone="mobilenet_v2", **artifacts))
+    assert full(run(name("raw_pixels_on_files"), backbone="mobilenet_v2", **artifacts))
 
 
 @pytest.mark.parametrize(("preprocess", "hint"), [("unit", "[0, 1]"), (None, "raw 0-255")])
@@ -145,6 +154,6 @@ def test_raw_pixels_mistakes(photos, preprocess, hint):
     """The issue's learner: pixels scaled to [0, 1] instead of [-1, 1] still classify most files; the
     base receives the wrong numbers, and both checks say so."""
     model = photo_model(identity_backbone(SIZE), red_level_head(2, "softmax"), preprocess)
-    assert fails(run("11.raw_pixels", backbone="mobilenet_v2", model=model), hint)
-    assert fails(run("11.raw_pixels_on_files", backbone="mobilenet_v2", model=model), hint)
+    assert fails(run(name("raw_pixels"), backbone="mobilenet_v2", model=model), hint)
+    assert fails(run(name("raw_pixels_on_files"), backbone="mobilenet_v2", model=model), hint)
     _ = np
