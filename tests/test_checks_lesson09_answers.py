@@ -125,3 +125,14 @@ def test_collapse_checks_take_rounded_numbers_and_hide_what_they_measured(measur
     fooled = run("09.collapse_diagnosis_hidden", collapsed={"A": False, "B": False, "C": False},
                  transfer="A", **models)
     assert fails(fooled, "verdicts") and "run A" not in fooled.message
+
+
+def test_the_exercise_data_does_not_say_what_the_colleagues_runs_were():
+    import inspect
+
+    from course_utils.exercise_data import unsupervised_transfer
+
+    source = inspect.getsource(unsupervised_transfer)
+    for telling in ("positives_only", "positive_pairs", '"lr": 0.0', "collapse"):
+        assert telling not in source, telling
+    assert unsupervised_transfer.colleague_runs()["A"] == {"loss": "positives_only"}

@@ -27,18 +27,14 @@ def mnist_test_rgb32(start: int, stop: int | None) -> tuple[np.ndarray, np.ndarr
 
 
 def sorted_pair() -> tuple[np.ndarray, np.ndarray]:
-    """Two sets of held-out MNIST digits, the first sorted by class: one domain, no shift.
-
-    Its first 500 rows hold only the lowest classes, so comparing first rows finds a "shift";
-    comparing random rows does not.
-    """
+    """The hidden check's first pair for ``fair_pad``: two sets of held-out MNIST digits."""
     a, labels = mnist_test_rgb32(4000, 6000)
     b, _ = mnist_test_rgb32(6000, 8000)
     return a[np.argsort(labels, kind="stable")], b
 
 
 def shifted_pair() -> tuple[np.ndarray, np.ndarray]:
-    """Held-out MNIST and MNIST-M test digits, 600 each, that the exercise never shows: a large shift.
+    """The hidden check's second pair for ``fair_pad``: held-out MNIST and MNIST-M test digits, 600 each.
 
     (The exercise shows MNIST-M test digits ``[:600]``; the AdaBN check scores on ``[-600:]``.)
     """

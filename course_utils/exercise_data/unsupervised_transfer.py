@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import numpy as np
 
 TEMPERATURES = (0.05, 0.2, 1.0)
@@ -15,11 +18,15 @@ VALIDATION = ("x_test", 5000, 6000)
 TEST = ("x_test", 0, 1000)
 
 
+# The colleague's lost notes: their recipes, encoded so that reading this file does not answer
+# exercise 1 (measuring the runs does).
+_RECIPES = ("eyJBIjogeyJsb3NzIjogInBvc2l0aXZlc19vbmx5In0sICJCIjogeyJsb3NzIjogIm50X3hlbnQiLCAi"
+            "bHIiOiAwLjB9LCAiQyI6IHsibG9zcyI6ICJudF94ZW50IiwgInRlbXBlcmF0dXJlIjogMC4yfX0=")
+
+
 def colleague_runs() -> dict[str, dict]:
-    """The three pretraining recipes of exercise 1, under names that do not give them away."""
-    return {"A": {"loss": "positives_only"},
-            "B": {"loss": "nt_xent", "lr": 0.0},
-            "C": {"loss": "nt_xent", "temperature": 0.2}}
+    """The three pretraining recipes of exercise 1 (keyword arguments of the exercise's ``pretrain``)."""
+    return json.loads(base64.b64decode(_RECIPES))
 
 
 def digits(where: tuple[str, int, int]) -> tuple[np.ndarray, np.ndarray]:
