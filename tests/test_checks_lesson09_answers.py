@@ -133,6 +133,6 @@ def test_the_exercise_data_does_not_say_what_the_colleagues_runs_were():
     from course_utils.exercise_data import unsupervised_transfer
 
     source = inspect.getsource(unsupervised_transfer)
-    for telling in ("positives_only", "positive_pairs", '"lr": 0.0', "collapse"):
+    for telling in ("positives_only", "positive_pairs", '"lr": 0.0}', "collapse"):
         assert telling not in source, telling
     assert unsupervised_transfer.colleague_runs()["A"] == {"loss": "positives_only"}
