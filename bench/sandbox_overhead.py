@@ -1,13 +1,16 @@
-"""Benchmark: what the grader's bubblewrap sandbox costs per submission.
+"""Benchmark: what grading costs per submission, and what the bubblewrap sandbox adds.
 
-Grades the same submissions with the sandbox (``--sandbox require``) and without
-(``--sandbox off``), alternating the order each round, in one process, and reports per
-submission: median wall seconds on each side, the difference (the sandbox's overhead) and
-the CPU seconds (user + sys of every descendant process, sampled every 0.1 s while it
-lives: sandboxed processes are re-parented, so ``RUSAGE_CHILDREN`` misses them). Two submissions of the
-NumPy-only fixture lesson 99: ``perfect`` as is (kernel start-up dominates) and the same
-with a TensorFlow/Keras cell (import, build, predict), since TensorFlow is what real
-lessons start.
+Runs the same submissions three ways, the order rotating each round, in one process: the
+notebook executed plainly (``engine.execute``, no grader: what the student's own run
+costs), graded without the sandbox (``--sandbox off``) and graded with it (``--sandbox
+require``). Per submission it reports the median wall seconds of each, the grading overhead
+(sandboxed grading minus the plain run: kernel start in a sandbox, the executor process,
+captures, the check worker in its own sandbox) and the sandbox's share (with minus
+without), and the CPU seconds (user + sys of every descendant process, sampled every 0.1 s
+while it lives: sandboxed processes are re-parented, so ``RUSAGE_CHILDREN`` misses them).
+Two submissions of the NumPy-only fixture lesson 99: ``perfect`` as is (kernel start-up
+dominates) and the same with a TensorFlow/Keras cell (import, build, predict), since
+TensorFlow is what real lessons start. The load average is printed with the table.
 
 Usage (from the repository root)::
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import sys
 import tempfile
@@ -32,9 +36,11 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from course_utils import engine  # noqa: E402
 from course_utils.grading import grader, sandbox  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "grading_fixtures"
+MODES = ("plain", "off", "require")
 TF_CELL = ("import keras\n"
            "probe = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])\n"
            "print(probe.predict(np.zeros((2, 4)), verbose=0).shape)")
@@ -89,13 +95,20 @@ class DescendantCPU:
 
 
 def grade_once(path: Path, mode: str) -> tuple[float, float, float]:
-    """Grade one submission; return (wall seconds, CPU seconds of descendant processes, score)."""
+    """Grade one submission (or, ``plain``, only run it); return (wall s, CPU s of descendants, score)."""
     started = time.monotonic()
     with DescendantCPU() as cpu:
-        (result,) = grader.grade_submissions([path], solutions_dir=FIXTURES / "solutions",
-                                             checks_modules=[FIXTURES / "fixture_checks.py"],
-                                             cell_timeout=300, sandbox_mode=mode)
-    return time.monotonic() - started, cpu.seconds, result.score
+        if mode == "plain":
+            nb = nbformat.read(path, as_version=4)
+            runs = engine.execute(nb, path.parent, engine.kernel_env(), 300)
+            code = [run for run, cell in zip(runs, nb.cells, strict=True) if cell.cell_type == "code"]
+            score = 6.0 if all(run.status is engine.CellStatus.OK for run in code) else 0.0
+        else:
+            (result,) = grader.grade_submissions([path], solutions_dir=FIXTURES / "solutions",
+                                                 checks_modules=[FIXTURES / "fixture_checks.py"],
+                                                 cell_timeout=300, sandbox_mode=mode)
+            score = result.score
+    return time.monotonic() - started, cpu.seconds, score
 
 
 def main() -> int:
@@ -111,23 +124,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         paths = submissions(Path(tmp))
         for round_number in range(args.rounds):
-            modes = ("off", "require") if round_number % 2 == 0 else ("require", "off")
+            modes = MODES[round_number % 3:] + MODES[:round_number % 3]
             for name, path in paths.items():
                 for mode in modes:
                     wall, cpu, score = grade_once(path, mode)
                     assert score == 6, (name, mode, score)
                     times.setdefault((name, mode), []).append((wall, cpu))
-                    print(f"round {round_number + 1}: {name:10s} sandbox {mode:7s} {wall:5.1f} s wall, "
+                    print(f"round {round_number + 1}: {name:10s} {mode:7s} {wall:5.1f} s wall, "
                           f"{cpu:5.1f} s CPU", flush=True)
-    lines = [f"Sandbox overhead per submission ({status.description}; probe: a sandboxed "
-             f"`python -c pass` in {status.seconds:.2f} s), median of {args.rounds} rounds:", "",
-             "| submission | no sandbox (wall / CPU s) | sandbox (wall / CPU s) | overhead (wall s) |",
-             "|---|---|---|---|"]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    lines = [f"Grading cost per submission ({status.description}; probe: a sandboxed `python -c pass` in "
+             f"{status.seconds:.2f} s), median of {args.rounds} rounds, load average {load} at the end:", "",
+             "| submission | plain run (wall / CPU s) | graded, no sandbox | graded, sandbox | "
+             "grading overhead (wall s) | of which the sandbox |", "|---|---|---|---|---|---|"]
     for name in ("numpy", "tensorflow"):
-        off = [statistics.median(x) for x in zip(*times[(name, "off")], strict=True)]
-        on = [statistics.median(x) for x in zip(*times[(name, "require")], strict=True)]
-        lines.append(f"| {name} | {off[0]:.1f} / {off[1]:.1f} | {on[0]:.1f} / {on[1]:.1f} | "
-                     f"{on[0] - off[0]:+.1f} |")
+        plain, off, on = ([statistics.median(x) for x in zip(*times[(name, mode)], strict=True)]
+                          for mode in MODES)
+        lines.append(f"| {name} | {plain[0]:.1f} / {plain[1]:.1f} | {off[0]:.1f} / {off[1]:.1f} | "
+                     f"{on[0]:.1f} / {on[1]:.1f} | {on[0] - plain[0]:+.1f} | {on[0] - off[0]:+.1f} |")
     table = "\n".join(lines)
     print("\n" + table)
     if args.out:

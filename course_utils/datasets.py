@@ -102,6 +102,31 @@ def held_out_files(folder: Path, split: str, fraction: float,
     return out
 
 
+def image_split_files(name: str, split: str, domain: str | None = None, download: bool = True) -> list[Path]:
+    """The files of an image dataset's split, as :func:`load_images` chooses them (sorted).
+
+    The grader hides a split's files from a student's kernel when a hidden check scores on
+    them (``course_utils.checks.held_out``).
+    """
+    root = dataset_root(name, download)
+    if name == "pacs":
+        if domain is None:
+            raise ValueError("PACS needs domain=: one of photo, art_painting, cartoon, sketch")
+        root = root / domain
+    if name in SPLIT_FOLDERS:
+        folder = root / SPLIT_FOLDERS[name][split]
+        if name in HELD_OUT_TEST and split in ("validation", "test"):
+            chosen = held_out_files(folder, split, HELD_OUT_TEST[name])
+        else:
+            chosen = {label: sorted(p for p in (folder / label).iterdir() if p.is_file())
+                      for label in list_classes(folder)}
+    elif name in ("flowers", "pacs"):
+        chosen = split_files(root, split)
+    else:
+        raise ValueError(f"{name} is not an image-folder dataset")
+    return sorted(path for files in chosen.values() for path in files)
+
+
 def load_images(
     name: str,
     split: str = "train",
@@ -164,6 +189,39 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         ) from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path} is not a readable .npz file ({exc}); fetch it again") from None
+
+
+def array_rows(name: str, split: str, seed: int = SPLIT_SEED, download: bool = True
+               ) -> tuple[Path, dict[str, tuple[str, np.ndarray]]]:
+    """Where :func:`load_arrays`' ``x_<split>`` and ``y_<split>`` come from: the ``.npz`` file and,
+    for ``"x"`` and ``"y"``, the array of that file and its rows in the order ``load_arrays``
+    returns them (``rows[i]`` is row ``i``).
+
+    The grader hides rows a hidden check scores on from a student's kernel
+    (``course_utils.checks.held_out``); a test keeps this equal to ``load_arrays``.
+    """
+    root = dataset_root(name, download)
+    if name in ("mnist", "usps"):
+        path = root / f"{name}.npz"
+        with np.load(path, allow_pickle=False) as data:
+            n = len(data[f"y_{split}"])
+        rows = np.arange(n)
+        if name == "mnist" and split == "train":
+            rows = np.random.default_rng(seed).permutation(n)
+        return path, {"x": (f"x_{split}", rows), "y": (f"y_{split}", rows)}
+    if name == "mnist_m":
+        path = root / "mnist_m.npz"
+        with np.load(path, allow_pickle=False) as data:
+            n = len(data["y"])
+        order = np.random.default_rng(seed).permutation(n)
+        rows = order[: n // 5] if split == "test" else order[n // 5:]
+        return path, {"x": ("x", rows), "y": ("y", rows)}
+    if name == "pneumonia":
+        path = root / "pneumoniamnist.npz"
+        with np.load(path, allow_pickle=False) as data:
+            n = len(data[f"{split}_labels"])
+        return path, {"x": (f"{split}_images", np.arange(n)), "y": (f"{split}_labels", np.arange(n))}
+    raise ValueError(f"{name} is not an array dataset")
 
 
 def load_arrays(name: str, seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:

@@ -9,9 +9,12 @@ file instead of the notebook's outputs or the console.
 
 The grader passes a :class:`KernelLaunch`: the kernel command is then built here (never
 read from an installed ``kernel.json``), wrapped (in a sandbox), and talks ZeroMQ over
-unix sockets in a given folder (a sandbox without a network reaches no TCP port of the
-host); kernel messages and kept outputs are size-capped, so a flood of output costs the
-caller bounded memory.
+unix sockets it binds in a given folder, which the client reaches through hard links in a
+folder of its own (a sandbox without a network reaches no TCP port of the host, and no
+name the kernel can rename is ever followed); what is parsed and kept of the kernel's
+messages is bounded by type (:mod:`course_utils.messages`). The watchdog counts every
+process of the kernel's sandbox (its PID namespace), and the folders the kernel may
+write by descriptor (:mod:`course_utils.trees`).
 
 Why our own loop over nbclient rather than ``NotebookClient.execute()``: the grader
 needs to act between cells (move a check's artifacts out, stop at a memory limit) and
@@ -25,6 +28,7 @@ import enum
 import logging
 import math
 import os
+import stat
 import sys
 import threading
 import time
@@ -37,9 +41,13 @@ import psutil
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
+
+from course_utils import trees
+from course_utils.messages import OUTPUT_TYPES, BoundedSession, MessageBounds, OutputBudget
 
 POLL_SECONDS = 0.1
+STARTUP_TIMEOUT = 60.0  # seconds for a kernel to start
 
 QUIET_ENV = {
     # TensorFlow's C++ logging, once absl is initialised: errors only (INFO/WARNING hidden).
@@ -89,25 +97,38 @@ class KernelLaunch:
     """How to start a kernel other than the installed ``python3`` kernelspec over TCP.
 
     ``wrap`` turns the plain kernel command (``python -m ipykernel_launcher -f FILE``) into
-    the command launched (e.g. the rlimit launcher + bubblewrap). With ``ipc_dir`` the
-    connection file and ZeroMQ's unix sockets live in that folder. ``max_message_bytes``
-    caps one kernel message (a larger one drops the connection: the kernel counts as dead).
+    the command launched (e.g. the rlimit launcher + bubblewrap). With ``ipc_dir`` the kernel
+    binds ZeroMQ unix sockets in that folder; the connection file is written into
+    ``connection_dir`` (a folder the kernel can read, not write). Once the kernel has bound
+    them, each socket is hard-linked into ``socket_dir`` (a folder only the caller can see) and
+    the client connects there: whatever the kernel later renames, removes or links in its own
+    folder, no connection or reconnection follows a name it controls, and jupyter_client
+    deletes nothing (the caller removes the folders). ``bounds`` bounds what the client parses
+    and keeps of the kernel's messages (:mod:`course_utils.messages`).
     """
 
     wrap: Callable[[list[str]], list[str]] = list
     ipc_dir: Path | None = None
-    max_message_bytes: int | None = None
+    connection_dir: Path | None = None
+    socket_dir: Path | None = None
+    bounds: MessageBounds | None = None
     python: str = sys.executable
 
 
 @dataclass(frozen=True)
 class WatchLimits:
-    """What the watchdog enforces besides memory: process count, size of a writable folder."""
+    """What the watchdog enforces besides memory: process count, what the kernel writes into folders.
+
+    ``folders`` are counted together, by descriptor (:func:`trees.usage`): more than
+    ``folder_bytes`` or ``folder_entries``, a folder nested deeper than ``folder_depth`` or one
+    that cannot be read is a breach.
+    """
 
     max_processes: int | None = None
-    folder: Path | None = None
+    folders: tuple[Path, ...] = ()
     folder_bytes: int | None = None
     folder_entries: int | None = None
+    folder_depth: int = trees.MAX_DEPTH
 
 
 @dataclass
@@ -118,6 +139,7 @@ class ExecutionStats:
     peak_vms_mb: float = 0.0
     peak_processes: int = 0
     survivors: list[int] = field(default_factory=list)  # pids still alive after the final kill
+    grader_rss_mb: float = 0.0  # the grader's own process reading the kernel (grading/executor.py)
 
 
 class _QuietDeadKernelPoll(logging.Filter):
@@ -149,35 +171,50 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
-def folder_usage(folder: Path, stop_after: int | None = None) -> tuple[int, int]:
-    """Bytes and entries under ``folder``, counted without following links (``lstat``)."""
+def folders_usage(limits: WatchLimits) -> tuple[int, int, str | None]:
+    """Bytes and entries in ``limits.folders``, and a breach that is not about size (depth, unreadable)."""
     total = entries = 0
-    pending = [str(folder)]
-    while pending:
-        try:
-            with os.scandir(pending.pop()) as scan:
-                for entry in scan:
-                    entries += 1
-                    try:
-                        info = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    total += info.st_size
-                    if entry.is_dir(follow_symlinks=False):
-                        pending.append(entry.path)
-                    if stop_after is not None and entries > stop_after:
-                        return total, entries
-        except OSError:
-            continue
-    return total, entries
+    for folder in limits.folders:
+        left = None if limits.folder_entries is None else limits.folder_entries - entries
+        found = trees.usage(folder, stop_after_entries=left, max_depth=limits.folder_depth)
+        total, entries = total + found.bytes, entries + found.entries
+        if found.too_deep:
+            return total, entries, (f"nested folders more than {limits.folder_depth} deep in the grader's "
+                                    "folders")
+        if found.unreadable:
+            return total, entries, "made part of the grader's folders unreadable"
+    return total, entries, None
+
+
+def pid_namespace(pid: int | str) -> str | None:
+    """The PID namespace of a process (``pid:[4026531836]``), or None when it cannot be read."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def namespace_members(namespace: str) -> list[int]:
+    """Every process of the host in PID namespace ``namespace`` (read from /proc)."""
+    members = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return members
+    for name in names:
+        if name.isdigit() and pid_namespace(name) == namespace:
+            members.append(int(name))
+    return members
 
 
 class MemoryWatchdog:
-    """Poll a process tree; kill it over a resident-memory, process-count or folder limit.
+    """Poll a kernel's processes; kill them all over a resident-memory, process-count or folder limit.
 
-    The tree is the root process and all its descendants (in a sandbox with its own PID
-    namespace every process of the sandbox is one: orphans are re-parented to the
-    sandbox's own init). ``reason`` says which limit fired: ``CellStatus.MEMORY`` or ``LIMIT``.
+    The processes are the root and all its descendants, and, once the root has started a
+    sandbox with its own PID namespace, every process in that namespace, wherever it hangs
+    in the process tree (a double-forked ``setsid`` child included): the namespace is
+    read from ``/proc/<pid>/ns/pid``, so nothing in the sandbox escapes the count by
+    leaving the tree. ``reason`` says which limit fired: ``CellStatus.MEMORY`` or ``LIMIT``.
     """
 
     def __init__(self, pid: int, limit_mb: float | None, limits: WatchLimits | None = None,
@@ -191,6 +228,8 @@ class MemoryWatchdog:
         self.reason: CellStatus | None = None
         self.detail = ""
         self.seen: dict[int, psutil.Process] = {pid: self.root}
+        self.namespace: str | None = None  # the sandbox's PID namespace, once seen
+        self._own_namespace = pid_namespace("self")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-watchdog", daemon=True)
 
@@ -200,11 +239,25 @@ class MemoryWatchdog:
         self._thread.start()
 
     def _tree(self) -> list[psutil.Process]:
-        """The root and all current descendants, remembered for the final kill."""
+        """The root, its descendants and every process of its sandbox's PID namespace (remembered)."""
         try:
             processes = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
             processes = [self.root]
+        if self.namespace is None and self._own_namespace is not None:
+            for process in processes:
+                namespace = pid_namespace(process.pid)
+                if namespace is not None and namespace != self._own_namespace:
+                    self.namespace = namespace
+                    break
+        if self.namespace is not None:
+            known = {process.pid for process in processes}
+            for pid in namespace_members(self.namespace):
+                if pid not in known:
+                    try:
+                        processes.append(self.seen.get(pid) or psutil.Process(pid))
+                    except psutil.Error:
+                        continue
         for process in processes:
             self.seen.setdefault(process.pid, process)
         return processes
@@ -226,14 +279,16 @@ class MemoryWatchdog:
             self._fire(CellStatus.MEMORY, "")
         elif self.limits.max_processes and len(processes) > self.limits.max_processes:
             self._fire(CellStatus.LIMIT, f"more than {self.limits.max_processes} processes")
-        elif self.limits.folder is not None:
-            used, entries = folder_usage(self.limits.folder, self.limits.folder_entries)
+        elif self.limits.folders:
+            used, entries, breach = folders_usage(self.limits)
             if self.limits.folder_bytes and used > self.limits.folder_bytes:
                 self._fire(CellStatus.LIMIT, f"wrote more than {self.limits.folder_bytes / 2**20:g} MB "
                            "into the grader's exchange folder")
             elif self.limits.folder_entries and entries > self.limits.folder_entries:
                 self._fire(CellStatus.LIMIT, f"created more than {self.limits.folder_entries} files in the "
                            "grader's exchange folder")
+            elif breach is not None:
+                self._fire(CellStatus.LIMIT, breach)
         return self.fired
 
     def _fire(self, reason: CellStatus, detail: str) -> None:
@@ -247,8 +302,11 @@ class MemoryWatchdog:
                 return
 
     def kill_all(self) -> None:
-        """SIGKILL every process of the tree seen so far (children first)."""
-        self._tree()
+        """SIGKILL every process seen so far (children first) and every one now in the namespace."""
+        try:
+            self._tree()
+        except Exception:  # the kill must happen whatever listing the processes does
+            pass
         for process in reversed(list(self.seen.values())):
             if _alive(process):
                 try:
@@ -287,8 +345,33 @@ def kernel_command(python: str = sys.executable) -> list[str]:
     return [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 
+SOCKET_WAIT = 0.02  # seconds between looks for the kernel's sockets
+
+
+def link_sockets(ipc_dir: Path, socket_dir: Path, names: list[str]) -> None:
+    """Hard-link each socket ``names`` of ``ipc_dir`` into ``socket_dir``, by descriptor.
+
+    ``linkat`` without following links and ``fstatat`` on the new name: whatever the entry
+    is, the new name is that entry itself, and anything but a unix socket is refused.
+    """
+    with trees.opened(ipc_dir) as source, trees.opened(socket_dir) as target:
+        for name in names:
+            os.link(name, name, src_dir_fd=source, dst_dir_fd=target, follow_symlinks=False)
+            if not stat.S_ISSOCK(os.stat(name, dir_fd=target, follow_symlinks=False).st_mode):
+                raise RuntimeError(f"the kernel's {name} is not a socket")
+
+
+def _bound_context(context, bounds: MessageBounds):
+    """``context`` with every socket it makes from now on bounded: frame size, queued messages."""
+    import zmq
+
+    context.setsockopt(zmq.MAXMSGSIZE, int(bounds.frame_bytes))
+    context.setsockopt(zmq.RCVHWM, int(bounds.queue_messages))
+    return context
+
+
 def _launch_manager_class(launch: KernelLaunch) -> type[AsyncKernelManager]:
-    """A kernel manager that builds its own command, wraps it, and bounds message sizes."""
+    """A kernel manager that builds its own command, wraps it, and bounds what it reads."""
 
     class LaunchKernelManager(AsyncKernelManager):
         """Starts ``launch.wrap(python -m ipykernel_launcher ...)``; never reads kernel.json."""
@@ -298,9 +381,14 @@ def _launch_manager_class(launch: KernelLaunch) -> type[AsyncKernelManager]:
             self._spec = KernelSpec(argv=kernel_command(launch.python), display_name="Python 3",
                                     language="python", interrupt_mode="signal")
             self._contexts: list = []
+            if launch.bounds is not None:
+                session = BoundedSession(key=self.session.key, signature_scheme=self.session.signature_scheme)
+                session.bounds = launch.bounds
+                self.session = session
+                _bound_context(self.context, launch.bounds)  # the manager's own control socket
             if launch.ipc_dir is not None:
                 self.transport = "ipc"
-                self.connection_file = str(Path(launch.ipc_dir) / "kernel.json")
+                self.connection_file = str(Path(launch.connection_dir or launch.ipc_dir) / "kernel.json")
                 self.ip = str(Path(launch.ipc_dir) / "k")
 
         @property
@@ -310,13 +398,44 @@ def _launch_manager_class(launch: KernelLaunch) -> type[AsyncKernelManager]:
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
             return launch.wrap(super().format_kernel_cmd(extra_arguments))
 
+        async def _async_post_start_kernel(self, **kw) -> None:
+            if launch.ipc_dir is not None and launch.socket_dir is not None:
+                await self._link_sockets()
+            await super()._async_post_start_kernel(**kw)
+
+        async def _link_sockets(self) -> None:
+            """Wait until the kernel bound its sockets, then connect through links only we can see."""
+            import asyncio
+
+            assert launch.ipc_dir is not None and launch.socket_dir is not None
+            ports = [self.shell_port, self.iopub_port, self.stdin_port, self.hb_port, self.control_port]
+            names = [f"k-{port}" for port in ports]
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while True:
+                with trees.opened(launch.ipc_dir) as folder:
+                    present = set(os.listdir(folder))
+                if all(name in present for name in names):
+                    break
+                if time.monotonic() > deadline or (self.provisioner is not None
+                                                   and await self.provisioner.poll() is not None):
+                    raise RuntimeError("the kernel did not open its sockets")
+                await asyncio.sleep(SOCKET_WAIT)
+            link_sockets(Path(launch.ipc_dir), Path(launch.socket_dir), names)
+            self.ip = str(Path(launch.socket_dir) / "k")
+
+        def cleanup_connection_file(self) -> None:
+            if launch.ipc_dir is None:
+                super().cleanup_connection_file()  # else: the caller removes its folders, by descriptor
+
+        def cleanup_ipc_files(self) -> None:
+            if launch.ipc_dir is None:
+                super().cleanup_ipc_files()
+
         def client(self, **kwargs):
-            if launch.max_message_bytes:
-                import zmq
+            if launch.bounds is not None:
                 import zmq.asyncio
 
-                context = zmq.asyncio.Context()
-                context.setsockopt(zmq.MAXMSGSIZE, int(launch.max_message_bytes))
+                context = _bound_context(zmq.asyncio.Context(), launch.bounds)
                 self._contexts.append(context)
                 kwargs.setdefault("context", context)
             return super().client(**kwargs)
@@ -331,35 +450,44 @@ def _launch_manager_class(launch: KernelLaunch) -> type[AsyncKernelManager]:
 
 
 class _BoundedClient(NotebookClient):
-    """An nbclient that keeps at most ``max_output_bytes`` of outputs in the notebook.
+    """An nbclient that keeps a bounded share of a kernel's messages (with ``bounds`` set).
 
-    Past the budget, outputs are dropped (one note says so); errors are always kept, with
-    their text shortened, because the caller reads them to report why a cell failed.
+    Only ``status`` and the outputs (``stream``, ``error``, displays) are processed; their
+    display ids are ignored (so a display update is never applied), and
+    :class:`messages.OutputBudget` decides which outputs are kept. Everything else (display
+    updates, ``clear_output``, comms and widget state) is ignored; the session has not even
+    parsed it.
     """
 
-    max_output_bytes: int | None = None
-    _kept_bytes = 0
-    _dropped = False
+    bounds: MessageBounds | None = None
+    budget: OutputBudget | None = None
+
+    def process_message(self, msg, cell, cell_index):  # noqa: D102 - nbclient's hook
+        if self.bounds is None:
+            return super().process_message(msg, cell, cell_index)
+        msg_type, content = msg.get("msg_type"), msg.get("content")
+        if not isinstance(content, dict):
+            return None
+        if msg_type == "status":
+            if content.get("execution_state") == "idle":
+                raise CellExecutionComplete()
+            return None
+        if msg_type in OUTPUT_TYPES:
+            content.pop("transient", None)
+            return self.output(cell.outputs, msg, None, cell_index)
+        return None
 
     def output(self, outs, msg, display_id, cell_index):  # noqa: D102 - nbclient's hook
-        if self.max_output_bytes is None:
+        if self.bounds is None:
             return super().output(outs, msg, display_id, cell_index)
-        content = msg.get("content", {})
-        if msg.get("msg_type") == "error":
-            content["evalue"] = str(content.get("evalue", ""))[:2000]
-            content["traceback"] = [str(line)[:2000] for line in content.get("traceback", [])[-20:]]
-            return super().output(outs, msg, display_id, cell_index)
-        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in
-                                                       content.get("data", {}).values())
-        if self._kept_bytes + size > self.max_output_bytes:
-            if not self._dropped:
-                self._dropped = True
-                outs.append(nbformat.v4.new_output(
-                    "stream", name="stderr",
-                    text=f"[output beyond {self.max_output_bytes} bytes was dropped]\n"))
-            return None
-        self._kept_bytes += size
-        return super().output(outs, msg, display_id, cell_index)
+        if self.budget is None:
+            self.budget = OutputBudget(self.bounds)
+        if self.budget.admit(msg["msg_type"], msg["content"], cell_index):
+            return super().output(outs, msg, None, cell_index)
+        note = self.budget.note()
+        if note is not None:
+            outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+        return None
 
 
 def execute(
@@ -376,7 +504,6 @@ def execute(
     startup_timeout: float = 60,
     launch: KernelLaunch | None = None,
     limits: WatchLimits | None = None,
-    max_output_bytes: int | None = None,
     stats: ExecutionStats | None = None,
 ) -> list[CellRun]:
     """Run the code cells of ``nb`` in order in a fresh python3 kernel; outputs land in ``nb``.
@@ -386,9 +513,9 @@ def execute(
     A timeout, a dead kernel, the memory limit, a watchdog limit (``limits``) or the
     wall-clock cap stop execution. ``after_cell(index, run)`` is called after every
     executed cell. The kernel's own stderr (TensorFlow's C++ logs) goes to ``kernel_log``,
-    or nowhere. ``launch`` changes how the kernel starts (see :class:`KernelLaunch`);
-    ``max_output_bytes`` caps the outputs kept in ``nb``; ``stats`` receives the peak
-    memory measured. When this returns, every process of the kernel's tree is dead (or
+    or nowhere. ``launch`` changes how the kernel starts and bounds what is kept of its
+    messages (see :class:`KernelLaunch`); ``stats`` receives the peak memory measured. When
+    this returns, every process of the kernel's tree is dead (or
     listed in ``stats.survivors``).
     """
     runs = [CellRun() for _ in nb.cells]
@@ -408,7 +535,7 @@ def execute(
         resources={"metadata": {"path": str(cwd)}},
         **options,
     )
-    client.max_output_bytes = max_output_bytes
+    client.bounds = launch.bounds if launch is not None else None
     wall = math.inf if wall_timeout is None else wall_timeout
     start = time.monotonic()
     watchdog: MemoryWatchdog | None = None

@@ -43,7 +43,7 @@ def test_frozen_base_hint_and_genuine_weights(tmp_path: Path) -> None:
     base = tiny_backbone()
     outcome = run_check("01.frozen_base", base=base)
     assert outcome.points == 0
-    assert "21 trainable layers" in outcome.message and "base.trainable = False" in outcome.message
+    assert "21 trainable layers" in outcome.message and "freeze the whole base" in outcome.message
     base.trainable = False
     outcome = run_check("01.frozen_base", **captured(tmp_path, base=base))
     assert outcome.points == 0 and "is not MobileNetV2" in outcome.message
@@ -107,7 +107,7 @@ def test_end_to_end_compares_the_reported_accuracy_with_the_model() -> None:
     honest = run_check("01.end_to_end", pretrained=always_dog, pretrained_acc=1.0, x=x, y=y)
     assert honest.points == 0 and "is not MobileNetV2" in honest.message
     lie = run_check("01.end_to_end", pretrained=always_dog, pretrained_acc=0.5, x=x, y=y)
-    assert "scores 1.000" in lie.message
+    assert "not the model's accuracy" in lie.message
     unfrozen = run_check("01.end_to_end", pretrained=raw_photo_model(frozen=False),
                          pretrained_acc=1.0, x=x, y=y)
     assert "trainable" in unfrozen.message
@@ -124,8 +124,7 @@ def test_new_task_model_needs_seven_softmax_outputs_and_a_sparse_loss() -> None:
     binary = raw_photo_model(1, "sigmoid", loss="binary_crossentropy")
     assert "one output per class" in run_check("01.new_task_model", model=binary, x=x, y=y).message
     one_hot_loss = raw_photo_model(7, "softmax", loss="categorical_crossentropy")
-    assert "sparse_categorical_crossentropy" in run_check("01.new_task_model", model=one_hot_loss,
-                                                          x=x, y=y).message
+    assert "integer labels" in run_check("01.new_task_model", model=one_hot_loss, x=x, y=y).message
     sigmoids = raw_photo_model(7, "sigmoid", loss="sparse_categorical_crossentropy")
     assert "softmax" in run_check("01.new_task_model", model=sigmoids, x=x, y=y).message
     wrong_class = run_check("01.new_task_model", model=right, x=x, y=np.full(5, 3))

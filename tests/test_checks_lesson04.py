@@ -92,8 +92,8 @@ def test_logits_loss_pairs_linear_output_with_from_logits():
 
     logits = keras.losses.BinaryCrossentropy(from_logits=True)
     assert run_check("04.logits_loss", logit_head=head(None, logits)).passed
-    assert "from_logits=True" in run_check("04.logits_loss",
-                                           logit_head=head(None, "binary_crossentropy")).message
+    assert "from_logits=False" in run_check("04.logits_loss",
+                                            logit_head=head(None, "binary_crossentropy")).message
     assert "no activation" in run_check("04.logits_loss", logit_head=head("sigmoid", logits)).message
     assert "with a loss" in run_check("04.logits_loss", logit_head=head(None, None)).message
 

@@ -14,9 +14,9 @@ from course_utils.checks.registry import run_check  # noqa: E402
 def test_early_stopping_hints():
     good = {"monitor": "val_loss", "patience": 10, "restore_best_weights": True}
     assert run_check("06.early_stopping", config=good).passed
-    assert "val_loss" in run_check("06.early_stopping", config={**good, "monitor": "loss"}).message
+    assert "validation data" in run_check("06.early_stopping", config={**good, "monitor": "loss"}).message
     no_restore = run_check("06.early_stopping", config={**good, "restore_best_weights": False})
-    assert no_restore.points == 0 and "restore_best_weights" in no_restore.message
+    assert no_restore.points == 0 and "LAST epoch" in no_restore.message
 
 
 def test_head_regularised():
@@ -40,14 +40,6 @@ def test_unfreeze_top():
     everything = tiny_backbone(batchnorm=True)
     outcome = run_check("06.unfreeze_top", model=everything, n=3)
     assert outcome.points == 0 and "frozen" in outcome.message
-
-
-def test_choose_remedy_wants_the_best_on_validation():
-    scores = {"none": 0.7, "dropout 0.5": 0.75, "weight decay 1e-2": 0.72, "dropout + weight decay": 0.74}
-    assert run_check("06.choose_remedy", val_scores=scores, choice="dropout 0.5").passed
-    worse = run_check("06.choose_remedy", val_scores=scores, choice="none")
-    assert worse.points == 0 and "'dropout 0.5'" in worse.message
-    assert "each remedy" in run_check("06.choose_remedy", val_scores={"none": 0.7}, choice="none").message
 
 
 def test_unfreeze_top_hidden_runs_only_on_the_lessons_small_base():

@@ -54,13 +54,13 @@ def test_adabn_statistics_check() -> None:
     assert "Keras model" in run_check("07.adabn_statistics", adapted=3, source=source, x=x).message
 
 
-def test_shift_diagnosis_wants_fair_numbers_and_the_class_cause() -> None:
-    assert run_check("07.shift_diagnosis", cause="b", pad_same=0.1, pad_target=1.7).passed
-    assert "random rows" in run_check("07.shift_diagnosis", cause="b", pad_same=1.6, pad_target=1.7).message
-    assert "far apart" in run_check("07.shift_diagnosis", cause="b", pad_same=0.1, pad_target=0.3).message
-    assert "What do the first rows" in run_check("07.shift_diagnosis", cause="a", pad_same=0.1,
-                                                 pad_target=1.7).message
-    assert "between 0 and 2" in run_check("07.shift_diagnosis", cause="b", pad_same=3, pad_target=1.7).message
+def test_shift_diagnosis_range_and_cause() -> None:
+    """Out-of-range distances fail before anything is recomputed; the cause is the hidden check's."""
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    assert "between 0 and 2" in run_check("07.shift_diagnosis", cause="b", pad_same=3, pad_target=1.7,
+                                          feature_model=model, n_target=1000).message
+    assert "What do the first rows" in run_check("07.shift_cause", cause="a").message
+    assert run_check("07.shift_cause", cause="b").passed
 
 
 @needs_mirror

@@ -71,9 +71,17 @@ def test_collapse_diagnosis_accepts_the_measured_verdicts_and_explains_wrong_one
     assert run_check("09.collapse_diagnosis", **right).passed
 
     fooled = {**collapsed, "A": False}  # "its loss is almost zero, it looks best"
-    outcome = run_check("09.collapse_diagnosis", **{**right, "collapsed": fooled})
-    assert outcome.points == 0 and "run A" in outcome.message and "collapsed" in outcome.message
-    assert "best probe accuracy" in run_check("09.collapse_diagnosis", **{**right, "transfer": "A"}).message
+    # the visible check measures; it does not judge the verdicts (that would hand them out)
+    assert run_check("09.collapse_diagnosis", **{**right, "collapsed": fooled}).passed
+    *_, hidden_collapsed, hidden_best = truth(runs, exercise.labelled(checks.HIDDEN_LABELLED_FROM, seed=1),
+                                              exercise.digits(checks.HIDDEN_EVAL))
+    hidden = {k: v for k, v in right.items() if k not in ("spreads", "probe_accuracy")}
+    hidden = {**hidden, "collapsed": hidden_collapsed, "transfer": hidden_best}
+    fooled_hidden = {**hidden_collapsed, "A": False}
+    outcome = run_check("09.collapse_diagnosis_hidden", **{**hidden, "collapsed": fooled_hidden})
+    assert outcome.points == 0 and "verdicts" in outcome.message and "run A" not in outcome.message
+    outcome = run_check("09.collapse_diagnosis_hidden", **{**hidden, "transfer": "A"})
+    assert "best probe accuracy" in outcome.message and "'" + hidden_best not in outcome.message
     wrong_spread = {**spreads, "C": spreads["C"] + 0.3}
     assert "spread" in run_check("09.collapse_diagnosis", **{**right, "spreads": wrong_spread}).message
     assert "keys" in run_check("09.collapse_diagnosis", **{**right, "probe_accuracy": {"A": 1}}).message

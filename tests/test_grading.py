@@ -10,8 +10,10 @@ saying what it attacks and why it fails.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
+import io
 import os
 import shutil
 import sys
@@ -57,11 +59,27 @@ EXPECTED = {
     "escape_children": (1, 0, 0, 0),
     "child_memory": (1, 0, 0, 0),
     "read_grader": (0, 0, 0, 0),
-    "input_transformer": (0, 0, 0, 0),
+    # Round 3 (grading_fixtures/cases/): messages, redirection, deep trees, held-out data, strings,
+    # orphans, and what a capture can be made to say.
+    "flood_messages": (1, 2, 1, 2),
+    "flood_multipart": (1, 0, 0, 0),
+    "swap_exchange": (1, 0, 0, 0),
+    "deep_tree": (1, 0, 0, 0),
+    "held_out_memorise": (1, 0, 0, 0),
+    "bad_strings": (1, 2, 1, 2),
+    "orphan_memory": (1, 0, 0, 0),
+    "typed_literals": (1, 2, 1, 2),
+    "input_transformer": (1, 2, 1, 2),
 }
 REFUSED = {"lesson_path": "is not two digits", "symlink": "symbolic link"}
 MEMORY_MB = 300
 CELL_TIMEOUT = 10
+# The grader's memory over its own baseline while grading floods of every kernel message type: its main
+# process (which reads no kernel) plus the executor that reads the kernel (docs/grading.md).
+GRADER_BOUND_MB = 300
+FLOODS = ("flood_messages", "flood_multipart", "flood_output", "bad_strings", "deep_tree")
+# A submission handed in under a name that is not UTF-8 and starts like a spreadsheet formula.
+BAD_NAME = os.fsdecode(b"=HYPERLINK(1) \x1b[2K\xff\xfe bad name.ipynb")
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -113,9 +131,12 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("world")
     paths = {"mirror": root / "course-test-mirror", "keras_home": root / "keras_home",
              "cache": root / "cache", "tmp": root / "tmp"}
-    (paths["mirror"] / "datasets" / "cats_and_dogs" / "validation" / "cats").mkdir(parents=True)
-    (paths["mirror"] / "datasets" / "cats_and_dogs" / "validation" / "cats" / "1.jpg").write_bytes(
-        b"a photo")
+    photos = paths["mirror"] / "datasets" / "cats_and_dogs"
+    for split, count in (("train", 2), ("validation", 10)):  # the test split: 4 of each validation class
+        for label in ("cats", "dogs"):
+            (photos / split / label).mkdir(parents=True)
+            for number in range(count):
+                (photos / split / label / f"{number}.jpg").write_bytes(b"a photo %d" % number)
     (paths["keras_home"] / "models").mkdir(parents=True)
     (paths["keras_home"] / "models" / "weights.h5").write_bytes(b"weights")
     (paths["cache"] / "features").mkdir(parents=True)
@@ -132,7 +153,30 @@ def world(tmp_path_factory: pytest.TempPathFactory):
 def label_case(label: str) -> str:
     """``99_07a_memory_hog.ipynb`` -> ``memory_hog``; honest copies -> ``honest after <case>``."""
     stem = Path(label).stem
-    return stem.split("_", 2)[2] if stem.count("_") >= 2 else stem
+    return stem.split("_", 2)[2] if stem.count("_") >= 2 and stem.startswith("99_") else stem
+
+
+@contextlib.contextmanager
+def measured_memory():
+    """The peak growth of this process's resident memory (MB) while the block runs."""
+    process = psutil.Process()
+    baseline = process.memory_info().rss
+    peak = [baseline]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], process.memory_info().rss)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    found: dict[str, float] = {}
+    try:
+        yield found
+    finally:
+        done.set()
+        sampler.join()
+        found["growth_mb"] = (peak[0] - baseline) / 2**20
 
 
 @pytest.fixture(scope="module")
@@ -152,20 +196,25 @@ def graded(world: dict[str, Path], tmp_path_factory: pytest.TempPathFactory):
             shutil.copy(perfect, folder / f"99_{number:02d}b_honest after {case}.ipynb")
     (folder / "99_90a_symlink.ipynb").symlink_to(SOLUTIONS / "99_fixture.ipynb")
     shutil.copy(perfect, folder / "99_90b_honest after symlink.ipynb")
+    shutil.copy(FIXTURES / "submissions" / "99_fixture-bad_strings.ipynb", folder / BAD_NAME)
+    shutil.copy(perfect, folder / "~ honest after bad name.ipynb")
     shutil.copy(SOLUTIONS / "99_fixture.ipynb", folder / "99_99_solution.ipynb")
     (folder / "collide").mkdir()
     shutil.copy(perfect, folder / "collide" / "99_x.ipynb")
     shutil.copy(FIXTURES / "submissions" / "99_fixture-blank.ipynb", folder / "collide__99_x.ipynb")
     before = outside_state(world)
     started = time.monotonic()
-    results = grade_submissions([folder], solutions_dir=SOLUTIONS, csv=out / "grades.csv",
-                                feedback_dir=out / "feedback", cell_timeout=CELL_TIMEOUT,
-                                memory_limit_mb=MEMORY_MB, submission_timeout=60, check_timeout=60,
-                                checks_modules=[CHECKS], sandbox_mode="require")
+    terminal = io.StringIO()
+    with measured_memory() as memory, contextlib.redirect_stdout(terminal):
+        results = grade_submissions([folder], solutions_dir=SOLUTIONS, csv=out / "grades.csv",
+                                    feedback_dir=out / "feedback", cell_timeout=CELL_TIMEOUT,
+                                    memory_limit_mb=MEMORY_MB, submission_timeout=60, check_timeout=60,
+                                    checks_modules=[CHECKS], sandbox_mode="require", verbose=True)
     seconds = time.monotonic() - started
     return {"results": {r.submission: r for r in results}, "out": out, "before": before,
             "after": outside_state(world), "processes": hostile_processes(),
-            "tmp_left": sorted(p.name for p in world["tmp"].iterdir()), "seconds": seconds}
+            "tmp_left": sorted(p.name for p in world["tmp"].iterdir()), "seconds": seconds,
+            "growth_mb": memory["growth_mb"], "terminal": terminal.getvalue()}
 
 
 def by_case(graded: dict, case: str) -> SubmissionResult:
@@ -186,7 +235,7 @@ def test_scores(graded: dict, case: str) -> None:
 def test_honest_submission_after_each_hostile_one_keeps_full_marks(graded: dict) -> None:
     """Nothing a hostile submission did changes the grade of the honest one graded next."""
     honest = {label: r for label, r in graded["results"].items() if "honest after" in label}
-    assert len(honest) == len(EXPECTED) - 2 + 2  # every case but perfect/blank, lesson_path, symlink
+    assert len(honest) == len(EXPECTED) - 2 + 3  # all but perfect/blank; lesson_path, symlink, bad name
     for label, result in honest.items():
         assert (result.score, result.max_score, result.error) == (6, 6, None), (label, result)
 
@@ -221,7 +270,7 @@ def test_edited_and_deleted_check_cells_are_reported(graded: dict) -> None:
     assert "the check cell for 99.accuracy was deleted; the original was restored" in notes
     feedback = next((graded["out"] / "feedback").glob("*a_edited_check.md")).read_text()
     assert "was edited; the original was used" in feedback
-    assert "| 99.squares | 0/1 |" in feedback
+    assert "| 99\\.squares | 0/1 |" in feedback  # check keys are escaped for Markdown like everything
     assert not by_case(graded, "perfect").notes
 
 
@@ -241,6 +290,47 @@ def test_csv_is_complete_and_feedback_names_are_unique(graded: dict) -> None:
     assert scores == [False, True]
 
 
+def test_every_string_of_a_submission_is_made_safe_for_its_sink(graded: dict) -> None:
+    """bad_strings (a lone surrogate, ANSI escapes, Markdown and HTML, a formula) and a file name that is
+    not UTF-8 and starts with '=': the run completes, and no sink shows them raw."""
+    bad = graded["results"][BAD_NAME.replace("\udcff", "\ufffd").replace("\udcfe", "\ufffd")]
+    assert bad.score == 6 and bad.error is None
+    raw = (graded["out"] / "grades.csv").read_text(encoding="utf-8")
+    assert "\x1b" not in raw
+    row = next(r for r in csv.DictReader(io.StringIO(raw)) if "HYPERLINK" in r["submission"])
+    assert row["submission"].startswith("'=HYPERLINK(1)") and "\ufffd" in row["submission"]
+    feedback = graded["out"] / "feedback"
+    files = [*feedback.glob("*a_bad_strings.md"), *feedback.glob("_HYPERLINK*.md")]
+    assert len(files) == 2, sorted(p.name for p in feedback.iterdir())
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert "\x1b" not in text and "<img" not in text and "](javascript" not in text
+        assert text.count("**Score:") == 1 and "\\*\\*Score" in text
+    assert "\x1b" not in graded["terminal"] and "graded 99_perfect.ipynb: 6/6" not in graded["terminal"]
+
+
+def test_the_graders_memory_stays_bounded_under_every_flood(graded: dict) -> None:
+    """The grader's main process reads no kernel; the executor that does stays within its bound."""
+    peaks = {case: by_case(graded, case).grader_rss_mb for case in FLOODS if case != "flood_output"}
+    assert all(peak > 0 for peak in peaks.values()), peaks
+    assert graded["growth_mb"] + max(peaks.values()) < GRADER_BOUND_MB, (graded["growth_mb"], peaks)
+
+
+def test_redirections_and_deep_trees_are_refused_and_explained(graded: dict) -> None:
+    """A capture folder swapped for a link is refused; a tree too deep is a limit breach."""
+    assert "replaced by a link" in by_case(graded, "swap_exchange").checks[1].message
+    assert "more than 32 deep" in by_case(graded, "deep_tree").checks[1].message
+    assert f"memory limit {MEMORY_MB} MB exceeded" in by_case(graded, "orphan_memory").checks[1].message
+
+
+def test_a_capture_is_worth_what_typing_its_value_is_worth(graded: dict) -> None:
+    """The input transformer earns exactly what typed literals earn, check by check (docs/grading.md)."""
+    def points(case: str) -> list[float]:
+        return [check.points for check in by_case(graded, case).checks]
+
+    assert points("input_transformer") == points("typed_literals")
+
+
 def test_nothing_outside_the_sandbox_changed(graded: dict) -> None:
     """Assets, caches, the kernelspec and site-packages are as before; temp folders are clean."""
     assert graded["after"] == graded["before"]
@@ -255,31 +345,17 @@ def test_no_process_of_a_submission_is_alive(graded: dict) -> None:
 @needs_sandbox
 def test_output_flood_costs_the_grader_bounded_memory(tmp_path: Path) -> None:
     """240 MB printed by a submission: the grader's memory grows by far less; grading goes on."""
-    process = psutil.Process()
-    baseline = process.memory_info().rss
-    peak = [baseline]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.05):
-            peak[0] = max(peak[0], process.memory_info().rss)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     folder = tmp_path / "subs"
     folder.mkdir()
     shutil.copy(FIXTURES / "submissions" / "99_fixture-flood_output.ipynb", folder / "99_a_flood.ipynb")
     shutil.copy(FIXTURES / "submissions" / "99_fixture-perfect.ipynb", folder / "99_b_honest.ipynb")
-    try:
+    with measured_memory() as memory:
         flood, honest = grade_submissions([folder], solutions_dir=SOLUTIONS, cell_timeout=120,
                                           memory_limit_mb=3000, submission_timeout=300,
                                           checks_modules=[CHECKS], sandbox_mode="require")
-    finally:
-        done.set()
-        sampler.join()
     assert tuple(c.points for c in flood.checks) == (1, 0, 0, 0), flood
     assert honest.score == 6
-    assert (peak[0] - baseline) / 2**20 < 120, f"grader grew by {(peak[0] - baseline) / 2**20:.0f} MB"
+    assert memory["growth_mb"] + flood.grader_rss_mb < GRADER_BOUND_MB, (memory, flood.grader_rss_mb)
 
 
 def test_without_a_sandbox_grading_works_and_says_so(tmp_path: Path, capfd: pytest.CaptureFixture[str]

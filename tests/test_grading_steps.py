@@ -82,7 +82,7 @@ def test_collect_submissions_lists_links_instead_of_following_them(tmp_path: Pat
 
 
 def capture_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "exchange" / "step3"
+    folder = tmp_path / "exchange" / "out" / "step3"
     folder.mkdir(parents=True)
     (folder / "manifest.json").write_text(json.dumps({"z": {"kind": "npy"}}))
     (folder / "z.npy").write_bytes(b"\x93NUMPY" + b"x" * 100)
@@ -90,29 +90,39 @@ def capture_folder(tmp_path: Path) -> Path:
     return folder
 
 
+STEP3 = ["out", "step3"]
+
+
 def test_collect_capture_copies_only_expected_regular_files(tmp_path: Path) -> None:
     """Expected names are copied; unexpected ones ignored; links and FIFOs refused and reported."""
     folder = capture_folder(tmp_path)
-    problems = collect_capture(folder, ["z"], tmp_path / "a", 10_000, 10_000)
+    exchange = tmp_path / "exchange"
+    problems = collect_capture(exchange, STEP3, ["z"], tmp_path / "a", 10_000, 10_000)
     assert problems == [] and sorted(p.name for p in (tmp_path / "a").iterdir()) == ["manifest.json", "z.npy"]
     (folder / "z.npy").unlink()
     (folder / "z.npy").symlink_to("/etc/passwd")
     os.mkfifo(folder / "z.json")
-    problems = collect_capture(folder, ["z"], tmp_path / "b", 10_000, 10_000)
+    problems = collect_capture(exchange, STEP3, ["z"], tmp_path / "b", 10_000, 10_000)
     assert any("z.npy" in p and "symbolic link" in p for p in problems)
     assert any("z.json" in p and "not a regular file" in p for p in problems)
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["manifest.json"]
 
 
-def test_collect_capture_limits_sizes_and_refuses_a_replaced_folder(tmp_path: Path) -> None:
-    """A file over the limit is left behind; a capture folder swapped for a link is refused."""
+def test_collect_capture_limits_sizes_and_refuses_a_swapped_folder(tmp_path: Path) -> None:
+    """A file over the limit is left behind; a capture folder, or a folder above it, swapped for a
+    link is refused: nothing is read through it (the link points at host files with expected names)."""
     folder = capture_folder(tmp_path)
-    problems = collect_capture(folder, ["z"], tmp_path / "a", 50, 10_000)
+    exchange = tmp_path / "exchange"
+    problems = collect_capture(exchange, STEP3, ["z"], tmp_path / "a", 50, 10_000)
     assert any("z.npy" in p and "limit" in p for p in problems)
-    linked = tmp_path / "exchange" / "step4"
-    linked.symlink_to(folder)
-    assert "replaced by a link" in collect_capture(linked, ["z"], tmp_path / "b", 10_000, 10_000)[0]
-    assert collect_capture(tmp_path / "missing", ["z"], tmp_path / "c", 10, 10) == []
+    (exchange / "out" / "step4").symlink_to(folder)
+    assert "replaced by a link" in collect_capture(exchange, ["out", "step4"], ["z"], tmp_path / "b",
+                                                   10_000, 10_000)[0]
+    (exchange / "out").rename(exchange / "moved")
+    (exchange / "out").symlink_to(exchange / "moved")
+    assert "replaced by a link" in collect_capture(exchange, STEP3, ["z"], tmp_path / "c", 10_000, 10_000)[0]
+    assert list((tmp_path / "c").iterdir()) == []
+    assert collect_capture(exchange, ["moved", "missing"], ["z"], tmp_path / "d", 10, 10) == []
 
 
 def test_read_bounded_never_reads_more_than_the_limit(tmp_path: Path) -> None:
@@ -171,11 +181,11 @@ def test_feedback_names_are_unique_and_safe() -> None:
 
 
 def test_csv_lists_every_submission_with_its_sandbox(tmp_path: Path) -> None:
-    results = [grader.SubmissionResult("a.ipynb", Path("a.ipynb"), "99",
-                                       sandbox=sandbox.SandboxStatus(True, "bubblewrap 0.8.0"),
+    works = sandbox.SandboxStatus(sandbox.SandboxState.WORKS, "bubblewrap 0.8.0")
+    results = [grader.SubmissionResult("a.ipynb", Path("a.ipynb"), "99", sandbox=works,
                                        checks=[grader.CheckScore("99.a", "99.a", 1, 2)]),
                grader.SubmissionResult("b.ipynb", Path("b.ipynb"), None,
-                                       sandbox=sandbox.SandboxStatus(False, "off"),
+                                       sandbox=sandbox.SandboxStatus(sandbox.SandboxState.OFF, "off"),
                                        error="refused: x")]
     target = tmp_path / "g.csv"
     target.symlink_to(tmp_path / "elsewhere.csv")  # replaced, not followed
@@ -188,13 +198,14 @@ def test_csv_lists_every_submission_with_its_sandbox(tmp_path: Path) -> None:
 
 def test_a_sandbox_never_shows_the_solutions(tmp_path: Path) -> None:
     """Grading stops with a set-up error when a folder bound into the sandbox holds the solutions."""
-    config = grader.GradingConfig(solutions_dir=SOLUTIONS, sandbox=sandbox.SandboxStatus(True, "test"),
-                                  hidden_paths=(SOLUTIONS.resolve(),))
+    works = sandbox.SandboxStatus(sandbox.SandboxState.WORKS, "test")
+    config = grader.GradingConfig(solutions_dir=SOLUTIONS, sandbox=works, hidden_paths=(SOLUTIONS.resolve(),))
     box = grader.Box(tmp_path / "box", sandboxed=True)
-    spec = sandbox.SandboxSpec((sandbox.Mount("ro", "/x", str(FIXTURES)),))
+    spec = sandbox.SandboxSpec((sandbox.Mount(sandbox.MountKind.RO, "/x", str(FIXTURES)),))
     with pytest.raises(RuntimeError, match="would show"):
         grader._refuse_exposure(spec, box, config)
-    grader._refuse_exposure(sandbox.SandboxSpec((sandbox.Mount("ro", "/x", str(tmp_path)),)), box, config)
+    visible = sandbox.SandboxSpec((sandbox.Mount(sandbox.MountKind.RO, "/x", str(tmp_path)),))
+    grader._refuse_exposure(visible, box, config)
 
 
 def test_kernel_environment_passes_nothing_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -216,3 +227,76 @@ def test_doctor_says_loudly_when_grading_would_not_be_sandboxed(monkeypatch: pyt
         assert sandbox_row().startswith("NONE: bubblewrap is not installed")
     finally:
         sandbox.probe.cache_clear()
+
+
+NASTY = ("\ud800 \x1b[2K\rgraded x: 6/6 **Score: 6 / 6** <img src=x onerror=alert(1)> "
+         "[full marks](javascript:alert(1)) www.example.com | # heading")
+
+
+def test_every_sink_gets_text_it_can_hold_and_shows_nothing_it_would_interpret() -> None:
+    from course_utils.grading import reports
+
+    assert reports.safe_text("\ud800x\udcff").encode("utf-8") == "\ufffdx\ufffd".encode()
+    assert reports.safe_text(os.fsdecode(b"a\xffb")) == "a\ufffdb"
+    assert reports.safe_text(Path(os.fsdecode(b"\xfe.ipynb"))) == "\ufffd.ipynb"
+    for start in "=+-@|":
+        assert reports.for_csv(start + "1+1").startswith("'")
+    assert reports.for_csv("\t=1+1") == "?=1+1" and reports.for_csv("\x1b[31m") == "?[31m"
+    assert reports.for_csv("ana.ipynb") == "ana.ipynb"
+    terminal = reports.for_terminal(NASTY)
+    assert "\x1b" not in terminal and "\r" not in terminal and "\ud800" not in terminal
+    markdown = reports.for_markdown(NASTY)
+    for raw in ("<img", "](javascript", "**Score", "www.example", "| #", "\x1b"):
+        assert raw not in markdown, raw
+
+
+def test_a_submission_with_unencodable_strings_still_gets_its_row_and_feedback(tmp_path: Path) -> None:
+    """A lone surrogate in a label, a message, a note and an error: files written, nothing raised."""
+    check = grader.CheckScore("99.a", "99.a", 1, 2, message=NASTY)
+    result = grader.SubmissionResult(os.fsdecode(b"=bad\xff.ipynb"), Path("x"), "99", checks=[check],
+                                     notes=[NASTY], error=NASTY, sandbox=sandbox.SandboxStatus(
+                                         sandbox.SandboxState.WORKS, "bubblewrap"))
+    grader.write_csv([result], tmp_path / "g.csv")
+    path = grader.write_feedback(result, tmp_path / "fb")
+    row = next(csv.DictReader((tmp_path / "g.csv").open(newline="", encoding="utf-8")))
+    assert row["submission"] == "'=bad\ufffd.ipynb" and row["error"].startswith("\ufffd")
+    assert path.read_text(encoding="utf-8").count("**Score:") == 1
+
+
+def test_a_report_that_cannot_be_written_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    """Writing one submission's feedback fails: its row says so; the CSV is written all the same."""
+    result = grader.SubmissionResult("a.ipynb", Path("a.ipynb"), "99")
+    blocked = tmp_path / "feedback"
+    blocked.write_text("a file where the feedback folder should be")
+    grader._report(result, 0, ["a.md"], [result], tmp_path / "g.csv", blocked, verbose=True)
+    assert result.error and "feedback file could not be written" in result.error
+    row = next(csv.DictReader((tmp_path / "g.csv").open(newline="")))
+    assert "feedback file could not be written" in row["error"]
+
+
+def test_a_notebook_built_to_explode_when_parsed_is_refused_not_parsed(tmp_path: Path) -> None:
+    """64 MB of ``[[],[],...`` would be 1.2 GB of lists: it is parsed in a child with a memory limit."""
+    bomb = tmp_path / "99_bomb.ipynb"
+    bomb.write_bytes(b'{"cells": [], "metadata": {"x": [' + b"[]," * (20 * 2**20) + b'[]]}, "nbformat": 4}')
+    with pytest.raises(grader.SubmissionRefused, match="needs more than"):
+        grader.read_submission(bomb)
+    data, nb = grader.read_submission(BLANK)  # an honest one: only what grading reads is kept
+    assert nb.metadata["course"]["lesson"] == "99" and all(not c.get("outputs") for c in nb.cells)
+
+
+def test_an_executor_that_runs_out_of_memory_stops_that_submission_only(tmp_path: Path) -> None:
+    """The process that reads the kernel has its own memory limit: past it, it dies; the grader
+    reports the cell where that happened as stopped, with why, and everything is cleaned up."""
+    from course_utils.grading import executor
+
+    folder = tmp_path / "executor"
+    folder.mkdir()
+    job = executor.Job(sources=["x = 1", "y = 2"], cwd=str(tmp_path), env={}, wrap=[], cell_timeout=10,
+                       memory_limit_mb=300, wall_timeout=60, ipc_dir=None, connection_dir=None,
+                       socket_dir=None, folders=[], folder_bytes=2**20, folder_entries=10, max_processes=8,
+                       exchange=str(tmp_path), memory_mb=0.01)
+    outcome = executor.run(job, folder, Path(grader.__file__).resolve().parents[2], timeout=60)
+    assert outcome.stats is None and outcome.failure and "more memory" in outcome.failure
+    runs = outcome.cell_runs(2)
+    assert runs[0].status is CellStatus.LIMIT and "more memory than the grader allows" in runs[0].detail
+    assert runs[1].status is CellStatus.NOT_RUN

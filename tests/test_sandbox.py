@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -198,5 +199,58 @@ def test_probe_reports_a_missing_bubblewrap(monkeypatch: pytest.MonkeyPatch) -> 
         assert not status.available and "not installed" in status.description
         assert status.label.startswith("NONE (")
         assert "WITHOUT a sandbox" in sandbox.no_sandbox_warning(status)
+    finally:
+        sandbox.probe.cache_clear()
+
+
+def test_the_sandbox_starts_wherever_the_python_environment_lives(tmp_path: Path) -> None:
+    """A course (and its .venv) under /tmp: the sandbox's private /tmp is mounted before the binds
+    under it, so the environment stays visible (it used to be hidden: execvp ... No such file)."""
+    assert str(tmp_path).startswith(tempfile.gettempdir())
+    venv = tmp_path / "course" / ".venv"
+    venv.parent.mkdir()
+    venv.symlink_to(Path(sys.prefix).resolve())
+    code = (f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom course_utils.grading import sandbox\n"
+            "status = sandbox.probe()\nprint(sys.prefix, status.state.name, status.description)")
+    done = subprocess.run([str(venv / "bin" / "python"), "-I", "-c", code], capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[:2] == [str(venv), "WORKS"], done.stdout
+
+
+def test_mounts_are_made_parents_first_whatever_their_order() -> None:
+    """Mount order depends on where targets are, never on how the caller listed them."""
+    kinds = sandbox.MountKind
+    mounts = [sandbox.Mount(kinds.RO, "/tmp/course/.venv", "/x"), sandbox.Mount(kinds.RO, "/usr", "/usr"),
+              sandbox.Mount(kinds.TMPFS, "/home/student"), sandbox.Mount(kinds.RO, "/home/student/m", "/m"),
+              sandbox.Mount(kinds.TMPFS, "/tmp"), sandbox.Mount(kinds.DEV, "/dev"),
+              sandbox.Mount(kinds.TMPFS, "/dev/shm")]
+    order = [mount.target for mount in sandbox.mount_order(mounts)]
+    pairs = (("/tmp", "/tmp/course/.venv"), ("/home/student", "/home/student/m"), ("/dev", "/dev/shm"))
+    for parent, child in pairs:
+        assert order.index(parent) < order.index(child), order
+
+
+def test_an_installed_bubblewrap_that_cannot_start_stops_grading_before_anything(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto`` grades unsandboxed only where no sandbox tool exists: a broken one stops the run, saying
+    what to fix, before the first submission (no CSV, no feedback)."""
+    from course_utils.grading import grader
+
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = --version ]; then echo bubblewrap 0.8.0; exit 0; fi\n"
+                    "echo 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("COURSE_BWRAP", str(fake))
+    sandbox.probe.cache_clear()
+    try:
+        status = sandbox.probe()
+        assert status.state is sandbox.SandboxState.BROKEN and "to fix" in status.description
+        for mode in ("auto", "require"):
+            with pytest.raises(RuntimeError, match="user namespaces"):
+                grader.grade_submissions([ROOT / "tests" / "grading_fixtures" / "submissions"],
+                                         csv=tmp_path / "g.csv", sandbox_mode=mode)
+        assert not (tmp_path / "g.csv").exists()
+        assert grader.resolve_sandbox("off").state is sandbox.SandboxState.OFF
     finally:
         sandbox.probe.cache_clear()

@@ -2,6 +2,7 @@
 
 - ``registry``  -- check functions registered by name; ``check()`` for the notebook
 - ``common``    -- helpers every lesson's checks share (held-out data, genuine-backbone tests, ...)
+- ``held_out``  -- how a lesson's checks declare what they score on, which no student's kernel sees
 - ``lessonNN``  -- one module per lesson: its visible and hidden checks (the judges)
 
 A lesson module imports only ``common``, the registry, ``course_utils.exercise_data`` and the

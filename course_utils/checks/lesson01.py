@@ -14,20 +14,25 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import (
-    BINARY_LOSSES,
-    CATEGORICAL_LOSSES,
-    activation_name,
+    OutputKind,
+    feature_inputs,
     find_backbone,
-    flat_layers,
     held_out_images,
-    loss_name,
     model_accuracy,
+    output_kind,
+    predict_outputs,
+    require_backbone_drives_predictions,
     require_imagenet_backbone,
+    require_matching_loss,
     require_model,
+    require_preprocessed_once,
 )
+from course_utils.checks.held_out import HeldOutImages
 from course_utils.checks.registry import CheckFailed, CheckResult, lesson_checks
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutImages("cats_and_dogs"), HeldOutImages("pacs", domain="photo"))
 
 MIN_GAIN = 0.1
 MIN_TEST_ACCURACY = 0.85
@@ -35,7 +40,6 @@ MIN_NEW_TASK_ACCURACY = 0.8
 NEW_TASK_CLASSES = 7  # PACS photos: dog, elephant, giraffe, guitar, horse, house, person
 PIXEL_SIZE = 32
 TEST_PER_CLASS = 100  # held-out test photos per class the hidden checks score on
-SPARSE_LOSSES = {"sparse_categorical_crossentropy", "sparsecategoricalcrossentropy"}
 BACKBONE = "mobilenet_v2"
 FEATURES = 1280  # MobileNetV2's pooled feature vector
 
@@ -43,7 +47,7 @@ FEATURES = 1280  # MobileNetV2's pooled feature vector
 def _require_frozen_base(model: Any, name: str) -> None:
     """``model`` holds a pretrained base (a nested model with many layers), frozen."""
     if find_backbone(model, name).trainable_weights:
-        raise CheckFailed(f"the base inside `{name}` is trainable; keep base.trainable = False")
+        raise CheckFailed(f"the base inside `{name}` is trainable; keep the whole base frozen")
 
 
 def _require_frozen_pretrained(model: Any, name: str) -> None:
@@ -61,51 +65,33 @@ def frozen_base(base: Any) -> None:
     if trainable_layers or trainable_weights:
         raise CheckFailed(
             f"your base model has {len(trainable_layers)} trainable layers "
-            f"({trainable_weights} trainable weight tensors); freeze it with "
-            "base.trainable = False before building and compiling the head"
+            f"({trainable_weights} trainable weight tensors); freeze the whole base before building "
+            "and compiling the head"
         )
     require_imagenet_backbone(base, BACKBONE, "base")
 
 
 @register("head_output", points=2)
 def head_output(head: Any) -> CheckResult | None:
-    """The classifier takes MobileNetV2's features, ends in 1 sigmoid or 2 softmax units, matching loss."""
+    """The classifier takes MobileNetV2's features and outputs P(dog), with the loss that matches.
+
+    Judged on the check's own feature vectors: whatever layers produce them, the outputs must be
+    one probability per vector (or two class probabilities, or logits), and the compiled loss,
+    evaluated on fixed pairs, must be the cross-entropy that reads those outputs right.
+    """
     require_model(head, "head")
     if len(head.input_shape) != 2 or head.input_shape[-1] != FEATURES:
         raise CheckFailed(f"the head takes {head.input_shape}; it classifies the base's feature vectors: "
                           f"keras.Input(({FEATURES},)), i.e. keras.Input((train_features.shape[1],))")
-    last = head.layers[-1]
-    units = head.outputs[0].shape[-1] if head.outputs else None
-    activation = activation_name(last)
-    loss, from_logits = loss_name(head)
-    if units == 1:
-        if activation != "sigmoid" and not (activation == "linear" and from_logits):
-            raise CheckFailed(
-                f"the last layer has 1 unit with '{activation}' activation; for a binary "
-                "classifier use Dense(1, activation='sigmoid')"
-            )
-        if loss is not None and loss not in BINARY_LOSSES:
-            raise CheckFailed(
-                f"one sigmoid output goes with loss='binary_crossentropy', not '{loss}'"
-            )
-    elif units == 2:
-        if activation != "softmax" and not (activation == "linear" and from_logits):
-            raise CheckFailed(
-                f"the last layer has 2 units with '{activation}' activation; use "
-                "Dense(2, activation='softmax') (or Dense(1, activation='sigmoid'))"
-            )
-        if loss is not None and loss not in CATEGORICAL_LOSSES:
-            raise CheckFailed(
-                f"two softmax outputs go with loss='sparse_categorical_crossentropy' "
-                f"(integer labels), not '{loss}'"
-            )
-    else:
-        raise CheckFailed(
-            f"the model outputs {units} values per image; cats vs dogs needs "
-            "Dense(1, activation='sigmoid') as the last layer"
-        )
-    if loss is None:
+    outputs = predict_outputs(head, feature_inputs(FEATURES))
+    units = outputs.shape[1]
+    if units not in (1, 2):
+        raise CheckFailed(f"the head outputs {units} numbers per feature vector; cats vs dogs needs one "
+                          "probability per photo (the probability of dog)")
+    kind = output_kind(outputs)
+    if getattr(head, "loss", None) is None:
         return CheckResult(1, "the head is not compiled yet: call head.compile(loss=..., ...)")
+    require_matching_loss(head, "head", kind, units)
     return None
 
 
@@ -144,22 +130,26 @@ def pixel_baseline(image_size: int = PIXEL_SIZE, per_class: int = 50, seed: int 
 
 @register("end_to_end", points=2)
 def end_to_end(pretrained: Any, pretrained_acc: Any, x: Any, y: Any) -> None:
-    """The raw-pixel model: photos in, one probability out, the frozen base inside, honest accuracy."""
-    _raw_photo_model(pretrained, "pretrained")
+    """The raw-pixel model: photos in, P(dog) out, preprocessing and the frozen base inside, its
+    accuracy reported as the model measures it."""
+    size = _raw_photo_model(pretrained, "pretrained")
     _require_frozen_base(pretrained, "pretrained")
-    if pretrained.outputs[0].shape[-1] != 1:
+    if predict_outputs(pretrained, np.zeros((1, size, size, 3))).shape[1] != 1:
         raise CheckFailed("`pretrained` should output one number per photo, P(dog): end with your head")
+    require_preprocessed_once(pretrained, find_backbone(pretrained, "pretrained"), BACKBONE, size,
+                              "pretrained")
     try:
         reported = float(np.asarray(pretrained_acc))
     except (TypeError, ValueError) as error:
         raise CheckFailed("`pretrained_acc` should be a number between 0 and 1") from error
     measured = model_accuracy(pretrained, np.asarray(x, dtype="float32"), np.asarray(y))
     if abs(reported - measured) > 0.011:
-        raise CheckFailed(f"`pretrained_acc` is {reported:.3f}, but the model scores {measured:.3f} on "
-                          "val.x: compute it from the model's predictions on the raw validation photos")
+        raise CheckFailed(f"`pretrained_acc` is {reported:.3f}, which is not the model's accuracy on the raw "
+                          "validation photos val.x: compute it from pretrained's predictions on val.x "
+                          "(P(dog) > 0.5 means dog), compared with val.y")
     if measured < 0.5 + MIN_GAIN:
-        raise CheckFailed(f"the model scores {measured:.2f} on the raw validation photos; does it "
-                          "preprocess inside (Rescaling(1 / 127.5, offset=-1)) before the base?")
+        raise CheckFailed(f"the model is hardly better than chance on the raw validation photos (at most "
+                          f"{0.5 + MIN_GAIN:.1f}); does it end with your trained head?")
     require_imagenet_backbone(pretrained, BACKBONE, "pretrained")
 
 
@@ -169,6 +159,7 @@ def end_to_end_accuracy(pretrained: Any) -> None:
     size = _raw_photo_model(pretrained, "pretrained")
     _require_frozen_pretrained(pretrained, "pretrained")
     photos = held_out_images("cats_and_dogs", size, per_class=TEST_PER_CLASS, split="test")
+    require_backbone_drives_predictions(pretrained, photos.x, BACKBONE, "pretrained")
     accuracy = model_accuracy(pretrained, photos.x.astype("float32"), photos.y)
     if accuracy < MIN_TEST_ACCURACY:
         raise CheckFailed(
@@ -184,6 +175,7 @@ def beats_pixel_baseline(pretrained: Any) -> None:
     _require_frozen_pretrained(pretrained, "pretrained")
     clf, pixels = pixel_baseline()
     photos = held_out_images("cats_and_dogs", size, per_class=TEST_PER_CLASS, split="test")
+    require_backbone_drives_predictions(pretrained, photos.x, BACKBONE, "pretrained")
     baseline = float(clf.score(pixels(photos.x), photos.y))
     accuracy = model_accuracy(pretrained, photos.x.astype("float32"), photos.y)
     if accuracy - baseline < MIN_GAIN:
@@ -194,27 +186,23 @@ def beats_pixel_baseline(pretrained: Any) -> None:
 
 @register("new_task_model", points=2)
 def new_task_model(model: Any, x: Any, y: Any) -> None:
-    """Seven classes: seven softmax outputs (or logits) with a loss for integer labels."""
-    _raw_photo_model(model, "objects_model")
+    """Seven classes: seven class probabilities (or logits) per photo, a loss for integer labels."""
+    size = _raw_photo_model(model, "objects_model")
     _require_frozen_base(model, "objects_model")
-    units = model.outputs[0].shape[-1]
-    activation = activation_name(flat_layers(model)[-1])
-    loss, from_logits = loss_name(model)
     n = NEW_TASK_CLASSES
-    if units != n:
-        raise CheckFailed(f"the model outputs {units} number(s) per photo; {n} kinds of objects need "
-                          f"one output per class: Dense({n}, activation='softmax')")
-    if activation != "softmax" and not (activation == "linear" and from_logits):
-        raise CheckFailed(f"the last layer has '{activation}' activation; {n} mutually exclusive "
-                          "classes take activation='softmax' (probabilities that sum to 1)")
-    if loss is None:
-        raise CheckFailed("compile `objects_model` before training it")
-    if loss not in SPARSE_LOSSES:
-        raise CheckFailed(f"the labels are integers 0-{n - 1}, which goes with "
-                          f"loss='sparse_categorical_crossentropy', not '{loss}'")
+    outputs = predict_outputs(model, np.asarray(x, dtype="float32")[:16])
+    if outputs.shape[1] != n:
+        raise CheckFailed(f"the model outputs {outputs.shape[1]} number(s) per photo; {n} kinds of objects "
+                          "need one output per class")
+    kind = output_kind(outputs)
+    if kind is OutputKind.SCORES and np.all((outputs >= 0) & (outputs <= 1)):
+        raise CheckFailed(f"the {n} outputs of a photo do not sum to 1: {n} mutually exclusive classes "
+                          "take a softmax (probabilities that sum to 1), not one sigmoid per class")
+    require_matching_loss(model, "objects_model", kind, n)
+    require_preprocessed_once(model, find_backbone(model, "objects_model"), BACKBONE, size, "objects_model")
     accuracy = model_accuracy(model, np.asarray(x, dtype="float32"), np.asarray(y))
     if accuracy < MIN_NEW_TASK_ACCURACY:
-        raise CheckFailed(f"the model scores {accuracy:.2f} on the validation photos (expected >= "
+        raise CheckFailed(f"the model scores {accuracy:.2f} on the validation photos (needed: at least "
                           f"{MIN_NEW_TASK_ACCURACY}; chance is {1 / n:.2f}); was the head trained on the "
                           "frozen features?")
     require_imagenet_backbone(model, BACKBONE, "objects_model")
@@ -229,6 +217,7 @@ def new_task_unseen(model: Any) -> None:
     _require_frozen_pretrained(model, "objects_model")
     photos = datasets.load_images("pacs", "test", size, per_class=20, seed=7, domain="photo",
                                   verbose=False)
+    require_backbone_drives_predictions(model, photos.x, BACKBONE, "objects_model")
     accuracy = model_accuracy(model, photos.x.astype("float32"), photos.y)
     if accuracy < MIN_NEW_TASK_ACCURACY:
         raise CheckFailed(f"on {len(photos)} held-out test photos your model scores {accuracy:.2f}; "

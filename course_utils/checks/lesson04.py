@@ -8,27 +8,40 @@ check loads itself.
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import numpy as np
 
 from course_utils.checks.common import (
-    activation_name,
+    LossReading,
+    OutputKind,
     batchnorm_layers,
+    compiled_loss,
+    feature_inputs,
     held_out_images,
     is_backbone,
-    loss_name,
+    loss_reading,
+    model_accuracy,
+    output_kind,
+    photo_inputs,
+    predict_outputs,
+    require_backbone_drives_predictions,
     require_imagenet_backbone,
+    require_matching_loss,
     require_model,
+    require_preprocessed_once,
 )
+from course_utils.checks.held_out import HeldOutImages
 from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.fine_tuning import pairing_head, suspect_heads
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutImages("cats_and_dogs"),)
 
 MAX_FINE_TUNE_LR = 1e-4
 MIN_FINE_TUNED_ACCURACY = 0.85
-PAIRING_ANSWERS = ("ok", "double sigmoid", "logits read as probabilities")
 BACKBONE = "mobilenet_v2"
 TEST_PER_CLASS = 100  # held-out test photos per class the hidden check scores on
 
@@ -52,13 +65,6 @@ def _learning_rate(model: Any) -> float | None:
     if optimizer is None:
         return None
     return float(np.asarray(optimizer.learning_rate))
-
-
-def _predicted_class(model: Any, x: np.ndarray) -> np.ndarray:
-    """0/1 predictions of a one-unit model, reading a linear output as a logit."""
-    out = np.asarray(model.predict(x, verbose=0)).reshape(-1)
-    threshold = 0.0 if activation_name(model.layers[-1]) == "linear" and out.min() < 0 else 0.5
-    return (out > threshold).astype(int)
 
 
 @register("unfrozen_top", points=2)
@@ -87,6 +93,13 @@ def unfrozen_top(model: Any) -> None:
     if lr > MAX_FINE_TUNE_LR:
         raise CheckFailed(f"learning rate {lr:g} is too high for fine-tuning: it would wreck the "
                           f"pretrained features; use <= {MAX_FINE_TUNE_LR:g}, e.g. Adam(1e-5)")
+    size = int(model.input_shape[1])
+    outputs = predict_outputs(model, photo_inputs(size))
+    if outputs.shape[1] != 1:
+        raise CheckFailed(f"`model` outputs {outputs.shape[1]} numbers per photo; it ends with the head, "
+                          "one output per photo")
+    require_matching_loss(model, "model", output_kind(outputs), 1)
+    require_preprocessed_once(model, base, BACKBONE, size, "model")
     _require_pretrained(base)
 
 
@@ -120,41 +133,51 @@ def fine_tuned_accuracy(model: Any) -> None:
         raise CheckFailed(f"`model` should take square photos (None, size, size, 3), got {shape}")
     _require_pretrained(_base_of(model))
     photos = held_out_images("cats_and_dogs", int(shape[1]), per_class=TEST_PER_CLASS, split="test")
-    accuracy = float(np.mean(_predicted_class(model, photos.x.astype("float32")) == photos.y))
+    require_backbone_drives_predictions(model, photos.x, BACKBONE, "model")
+    accuracy = model_accuracy(model, photos.x.astype("float32"), photos.y)
     if accuracy < MIN_FINE_TUNED_ACCURACY:
         raise CheckFailed(f"on {len(photos)} held-out test photos the fine-tuned model scores "
-                          f"{accuracy:.2f}; "
-                          f"expected >= {MIN_FINE_TUNED_ACCURACY}. Is the learning rate low, the "
-                          "head trained first, and BatchNormalization frozen?")
+                          f"{accuracy:.2f} (needed: at least {MIN_FINE_TUNED_ACCURACY}). Is the learning "
+                          "rate low, the head trained first, and BatchNormalization frozen?")
 
 
 @register("logits_loss", points=2)
 def logits_loss(logit_head: Any) -> None:
-    """A head ending in a linear unit is compiled with BinaryCrossentropy(from_logits=True)."""
+    """The head outputs logits (its outputs are not probabilities) and its compiled loss reads them as
+    logits: judged on the check's own feature vectors and on fixed (label, logit) pairs."""
     require_model(logit_head, "logit_head")
-    activation = activation_name(logit_head.layers[-1])
-    if logit_head.outputs[0].shape[-1] != 1:
+    outputs = predict_outputs(logit_head, 10.0 * feature_inputs(logit_head.input_shape[-1]))
+    if outputs.shape[1] != 1:
         raise CheckFailed("the head should end in Dense(1): one logit per photo")
-    if activation != "linear":
-        raise CheckFailed(f"the last layer has a '{activation}' activation; this exercise's head "
-                          "outputs logits: Dense(1) with no activation")
-    loss, from_logits = loss_name(logit_head)
-    if loss is None:
+    if output_kind(outputs) is not OutputKind.SCORES:
+        raise CheckFailed("`logit_head` outputs probabilities (every output lies in [0, 1]); this exercise's "
+                          "head outputs logits: keep its last layer Dense(1) with no activation")
+    if compiled_loss(logit_head, "logit_head") is None:
         raise CheckFailed("compile `logit_head` with a loss")
-    if "binary" not in loss:
-        raise CheckFailed(f"one output for two classes needs a binary cross-entropy, not '{loss}'")
-    if not from_logits:
-        raise CheckFailed("the head outputs logits but the loss expects probabilities: use "
-                          "keras.losses.BinaryCrossentropy(from_logits=True)")
+    require_matching_loss(logit_head, "logit_head", OutputKind.SCORES, 1)
 
 
-def reference_pairing(model: Any) -> str:
-    """What is wrong with a one-output head's last activation and loss, as the exercise asks."""
-    loss, from_logits = loss_name(model)
-    activation = activation_name(model.layers[-1])
-    if activation == "sigmoid":
-        return "double sigmoid" if from_logits else "ok"
-    return "ok" if from_logits else "logits read as probabilities"
+class Pairing(enum.StrEnum):
+    """The three diagnoses of exercise 2, and what they mean."""
+
+    OK = "ok"                                        # probabilities with from_logits=False, logits with True
+    DOUBLE_SIGMOID = "double sigmoid"                # a sigmoid output read as logits
+    LOGITS_AS_PROBABILITIES = "logits read as probabilities"
+
+
+PAIRING_ANSWERS = tuple(p.value for p in Pairing)
+
+
+def reference_pairing(model: Any) -> Pairing:
+    """The diagnosis of a one-output head, from what it does: does it output probabilities (on the
+    check's own inputs), and does its loss read its outputs as logits (on fixed pairs)?"""
+    outputs = predict_outputs(model, 10.0 * feature_inputs(model.input_shape[-1]))
+    probabilities = output_kind(outputs) is not OutputKind.SCORES
+    loss = compiled_loss(model, "head")
+    reads_logits = loss is not None and loss_reading(loss, 1) is LossReading.LOGITS
+    if probabilities:
+        return Pairing.DOUBLE_SIGMOID if reads_logits else Pairing.OK
+    return Pairing.OK if reads_logits else Pairing.LOGITS_AS_PROBABILITIES
 
 
 def unseen_pairing_heads() -> list[Any]:
@@ -166,20 +189,19 @@ def unseen_pairing_heads() -> list[Any]:
             pairing_head("sigmoid", None, hidden=1, style="separate")]
 
 
-def _compare_pairings(answers: Any, heads: list[Any]) -> None:
+def _compare_pairings(answers: Any, heads: list[Any], where: str) -> None:
     if not isinstance(answers, list) or len(answers) != len(heads):
         raise CheckFailed(f"expected {len(heads)} answers, one per head")
-    for i, (answer, head) in enumerate(zip(answers, heads, strict=True)):
+    for answer in answers:
         if answer not in PAIRING_ANSWERS:
             raise CheckFailed(f"answer {answer!r} is not one of {list(PAIRING_ANSWERS)}")
-        expected = reference_pairing(head)
-        if answer != expected:
-            loss, from_logits = loss_name(head)
-            raise CheckFailed(
-                f"head {i + 1} ends in '{activation_name(head.layers[-1])}' and its loss is '{loss}' "
-                f"with from_logits={from_logits}: that is {expected!r}, you said {answer!r}. Read the "
-                "last layer's activation (an Activation layer counts) and the loss's from_logits "
-                "(a loss given as a string means from_logits=False)")
+    wrong = sum(answer != reference_pairing(head) for answer, head in zip(answers, heads, strict=True))
+    if wrong:
+        raise CheckFailed(
+            f"not every diagnosis of {where} is right. Does your function find what really ends each "
+            "head (a separate Activation layer at the end counts; a Dense layer without activation is "
+            "'linear')? Does it read from_logits from the loss (a loss given as a string means "
+            "from_logits=False; a loss object has the attribute)?")
 
 
 @register("pairing_problem", points=2)
@@ -188,10 +210,10 @@ def pairing_problem(answers: Any) -> None:
     heads = suspect_heads()
     if isinstance(answers, dict):
         answers = [answers.get(name) for name in heads]
-    _compare_pairings(answers, list(heads.values()))
+    _compare_pairings(answers, list(heads.values()), "the four suspects")
 
 
 @register("pairing_problem_unseen", points=2)
 def pairing_problem_unseen(answers: Any) -> None:
     """Hidden: the student's diagnosis function on heads built differently."""
-    _compare_pairings(answers, unseen_pairing_heads())
+    _compare_pairings(answers, unseen_pairing_heads(), "the grader's five heads")

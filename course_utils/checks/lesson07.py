@@ -1,4 +1,4 @@
-"""Checks for lesson 07 (domain mismatch): the CORAL loss, AdaBN and a shift diagnosis.
+"""Checks for lesson 07 (domain mismatch): the CORAL loss, AdaBN, a shift diagnosis, gradient reversal.
 
 Keras is imported inside the check functions only, so ``check()`` stays cheap to import.
 No pretrained base here (a digit CNN trained in the lesson). The hidden checks use their
@@ -14,10 +14,18 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import batchnorm_layers, finite_numbers, flat_layers, require_model
+from course_utils.checks.held_out import HeldOutRows
 from course_utils.checks.registry import CheckFailed, lesson_checks
-from course_utils.exercise_data.domain_mismatch import coral_pairs, mnist_test_rgb32
+from course_utils.exercise_data.domain_mismatch import (
+    coral_pairs,
+    exercise_xt,
+    mnist_test_rgb32,
+    reversal_cases,
+)
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutRows("mnist_m", "test", -600, None), HeldOutRows("mnist", "test", -600, None))
 
 ADABN_MIN_GAIN = 0.03
 MIN_SOURCE_ACCURACY = 0.8    # the source-only baseline must really classify source digits
@@ -46,13 +54,14 @@ def _compare_coral(values: Any, seed: int, name: str) -> None:
     ratio = got[2:] / want[2:]
     if np.allclose(ratio, ratio[0], rtol=0.02) and not np.isclose(ratio[0], 1.0, rtol=0.02):
         raise CheckFailed(
-            f"your values are {ratio[0]:.3g} times the expected ones: divide the squared Frobenius "
-            "norm by 4 d^2 (d = number of features), and the covariance by (n - 1)"
+            "your values are a constant multiple of the right ones: check that you divide the squared "
+            "Frobenius norm by 4 d^2 (d = number of features) and each covariance by (n - 1)"
         )
     if not np.allclose(got, want, rtol=0.02, atol=1e-6):
         raise CheckFailed(
-            f"expected {np.round(want, 5).tolist()}, got {np.round(got, 5).tolist()}; "
-            "C = centred^T centred / (n - 1) per batch, loss = sum((C_s - C_t)^2) / (4 d^2)"
+            "0 for equal batches and unchanged by a shift, but not the CORAL loss on the shifted "
+            "pairs: C = centred^T centred / (n - 1) per batch (each batch its own n), "
+            "loss = sum((C_s - C_t)^2) / (4 d^2)"
         )
 
 
@@ -127,6 +136,14 @@ def _require_only_statistics_changed(adapted: Any, source: Any) -> None:
                               "source model's: AdaBN changes only moving_mean and moving_variance")
 
 
+def target_test_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The check's own MNIST-M test digits (the last 600: the exercise shows the first 600)."""
+    from course_utils import datasets
+
+    d = datasets.load_arrays("mnist_m")
+    return d["x_test"][-600:].astype("float32"), d["y_test"][-600:]
+
+
 @register("adabn_improves", points=2)
 def adabn_improves(adapted_model: Any, source_model: Any) -> None:
     """Hidden: on MNIST-M test digits loaded here, the AdaBN model beats the source-only one.
@@ -134,7 +151,6 @@ def adabn_improves(adapted_model: Any, source_model: Any) -> None:
     The baseline is checked first: the source model classifies the check's own MNIST digits
     (>= 0.8), and the AdaBN model is the same network with only its BN statistics changed.
     """
-    from course_utils import datasets
 
     require_model(adapted_model, "adapted_model")
     require_model(source_model, "source_model")
@@ -145,8 +161,7 @@ def adabn_improves(adapted_model: Any, source_model: Any) -> None:
         raise CheckFailed(f"the source-only model scores {source_acc:.2f} on 600 MNIST test digits "
                           f"(< {MIN_SOURCE_ACCURACY}): it is not a trained digit classifier, so it is no "
                           "baseline; keep the lesson's source_model")
-    d = datasets.load_arrays("mnist_m")
-    x, y = d["x_test"][-600:].astype("float32"), d["y_test"][-600:]
+    x, y = target_test_digits()
     accs = [float(np.mean(np.argmax(m.predict(x, verbose=0), axis=1) == y))
             for m in (adapted_model, source_model)]
     if accs[0] < accs[1] + ADABN_MIN_GAIN:
@@ -167,26 +182,62 @@ def _pad_value(value: Any, name: str) -> float:
     return number
 
 
-@register("shift_diagnosis", points=2)
-def shift_diagnosis(cause: Any, pad_same: Any, pad_target: Any) -> None:
-    """The right cause (class composition), no shift within MNIST and a large one to MNIST-M."""
-    same, target = _pad_value(pad_same, "pad_same"), _pad_value(pad_target, "pad_target")
-    if same > SAME_DOMAIN_MAX_PAD:
-        raise CheckFailed(
-            f"pad_same = {same:.2f} for two halves of one domain; draw `n` random rows of each set "
-            "(rng.choice(len(a), n, replace=False)) instead of taking the first rows"
-        )
-    if target < TARGET_MIN_PAD:
-        raise CheckFailed(f"pad_target = {target:.2f}: MNIST vs MNIST-M should be far apart (> "
-                          f"{TARGET_MIN_PAD}); compare mnist_test with xt")
+PAD_TOLERANCE = 0.2   # random draws of 500 rows: a fair PAD moves by up to about 0.17 between draws
+CAUSES = ("a", "b", "c")
+
+
+def _cause(cause: Any) -> str:
     answer = str(cause).strip().lower().strip("\"'()")
-    if answer not in ("a", "b", "c"):
+    if answer not in CAUSES:
         raise CheckFailed('`cause` should be one letter: "a", "b" or "c"')
-    if answer != "b":
-        raise CheckFailed(
-            "not that one: measure fair_pad(features, xs, mnist_test) — training and test digits "
-            "drawn at random look alike. What do the first rows of `xs` hold?"
-        )
+    return answer
+
+
+def fair_pad_reference(feature_model: Any, a: np.ndarray, b: np.ndarray, n: int = 500,
+                       seed: int = 0) -> float:
+    """The proxy A-distance between the features of ``n`` random rows of ``a`` and of ``b``."""
+    from course_utils.methods import adaptation
+
+    rng = np.random.default_rng(seed)
+    pick_a = rng.choice(len(a), min(n, len(a)), replace=False)
+    pick_b = rng.choice(len(b), min(n, len(b)), replace=False)
+    return adaptation.proxy_a_distance(feature_model.predict(a[pick_a], batch_size=256, verbose=0),
+                                       feature_model.predict(b[pick_b], batch_size=256, verbose=0))
+
+
+@register("shift_diagnosis", points=2)
+def shift_diagnosis(cause: Any, pad_same: Any, pad_target: Any, feature_model: Any, n_target: Any) -> None:
+    """The two fair proxy A-distances the exercise asks for, recomputed here with the learner's feature
+    model on the exercise's digit sets (random rows drawn by the check), and a cause given.
+
+    Whether the cause is right is the hidden ``07.shift_cause``'s to say: a visible verdict on a
+    three-way choice would hand out the answer by elimination.
+    """
+    require_model(feature_model, "features")
+    same, target = _pad_value(pad_same, "pad_same"), _pad_value(pad_target, "pad_target")
+    _cause(cause)
+    try:
+        count = int(n_target)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed("`n_target` should be the number of target digits, len(xt)") from error
+    if not 500 <= count <= 10000:
+        raise CheckFailed(f"`n_target` = {count}: give len(xt), the exercise's unlabelled target digits")
+    mnist_test, _ = mnist_test_rgb32(0, 2000)
+    if abs(same - fair_pad_reference(feature_model, mnist_test[:1000], mnist_test[1000:])) > PAD_TOLERANCE:
+        raise CheckFailed("`pad_same` is not what a fair proxy A-distance gives between the two halves of "
+                          "mnist_test: draw n random rows of each half (rng.choice(len(a), n, "
+                          "replace=False)) and compare their features")
+    if abs(target - fair_pad_reference(feature_model, mnist_test, exercise_xt(count))) > PAD_TOLERANCE:
+        raise CheckFailed("`pad_target` is not what a fair proxy A-distance gives between mnist_test and "
+                          "xt: draw n random rows of each and compare their features")
+
+
+@register("shift_cause", points=1)
+def shift_cause(cause: Any) -> None:
+    """Hidden: the main reason the colleague's number is wrong: their first rows hold a few classes."""
+    if _cause(cause) != "b":
+        raise CheckFailed("that is not the main reason: fair_pad(features, xs, mnist_test) compares the "
+                          "training digits with test digits fairly. What do the first rows of `xs` hold?")
 
 
 @register("fair_pad_hidden", points=1)
@@ -211,3 +262,44 @@ def fair_pad_hidden(values: Any) -> None:
             f"on held-out MNIST vs MNIST-M digits your fair_pad gives {target:.2f} (expected > "
             f"{TARGET_MIN_PAD}): it should measure the features of the rows it draws"
         )
+
+
+def _compare_reversal(probe: Any, seed: int) -> None:
+    cases = reversal_cases(seed)
+    if not isinstance(probe, list) or len(probe) != len(cases):
+        raise CheckFailed(f"expected {len(cases)} results of probe_reversal, one per case")
+    for (lam, x, upstream), result in zip(cases, probe, strict=True):
+        if not isinstance(result, dict) or "forward" not in result:
+            raise CheckFailed("pass probe_reversal(GradientReversal, seed=...) as it returns it")
+        forward = np.asarray(result["forward"], dtype="float64")
+        if forward.shape != x.shape or not np.allclose(forward, x, atol=1e-6):
+            raise CheckFailed(f"with lam={lam}, the layer changes its input on the way forward; a gradient "
+                              "reversal layer passes its input through unchanged")
+        if result.get("gradient") is None:
+            raise CheckFailed(f"with lam={lam}, no gradient reaches the layer's input: the backward pass "
+                              "must return a gradient for the input (tf.custom_gradient)")
+        got = np.asarray(result["gradient"], dtype="float64")
+        want = -lam * upstream
+        if got.shape == want.shape and np.allclose(got, want, atol=1e-5):
+            continue
+        if got.shape == want.shape and np.allclose(got, upstream, atol=1e-5):
+            problem = "the incoming gradient passes through unchanged: nothing is reversed"
+        elif got.shape == want.shape and np.allclose(got, -upstream, atol=1e-5):
+            problem = "the gradient is negated but not scaled by lam"
+        elif got.shape == want.shape and np.allclose(got, lam * upstream, atol=1e-5):
+            problem = "the gradient is scaled by lam but not negated"
+        else:
+            problem = "the gradient that reaches the input is not minus lam times the incoming gradient"
+        raise CheckFailed(f"with lam={lam}: {problem}")
+
+
+@register("gradient_reversal", points=2)
+def gradient_reversal(probe: Any) -> None:
+    """The learner's layer, run on the check's tensors: the identity forward, -lam x the gradient back."""
+    _compare_reversal(probe, 7)
+
+
+@register("gradient_reversal_hidden", points=1)
+def gradient_reversal_hidden(probe: Any) -> None:
+    """Hidden: the same on other shapes and values of lam (0 included)."""
+    _compare_reversal(probe, 2024)

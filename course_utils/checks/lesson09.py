@@ -1,4 +1,5 @@
-"""Checks for lesson 09 (unsupervised transfer): diagnose collapse, choose a temperature on validation.
+"""Checks for lesson 09 (unsupervised transfer): diagnose collapse, choose a temperature on validation,
+write a contrastive training step.
 
 Every check recomputes what it trusts: the embeddings' spread and the linear-probe accuracies
 of the student's encoders, on digits and labelled draws the check loads itself (the hidden
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import require_model
+from course_utils.checks.held_out import HeldOutRows
 from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.unsupervised_transfer import (
     RUNS,
@@ -25,9 +27,13 @@ from course_utils.exercise_data.unsupervised_transfer import (
     digits,
     exercise_digits,
     labelled,
+    train_step_case,
 )
 
 register = lesson_checks(__name__)
+# What the hidden checks score on: hidden from the student's kernel (checks/held_out.py).
+HELD_OUT_DATA = (HeldOutRows("mnist", "train", 6000, 8000, arrays=("y",)),
+                 HeldOutRows("mnist", "test", 7000, 8000))
 
 RUN_SEED = 42
 """The seed of the exercise's ``pretrain`` (its parameters cell)."""
@@ -165,39 +171,31 @@ def _verdicts(collapsed: Any, transfer: Any) -> tuple[dict[str, bool], str]:
 def collapse_diagnosis(spreads: Any, probe_accuracy: Any, collapsed: Any, transfer: Any,
                        encoder_a: Any, projector_a: Any, encoder_b: Any, projector_b: Any,
                        encoder_c: Any, projector_c: Any) -> None:
-    """The spreads and probe accuracies are measured right, and the verdicts follow from them."""
+    """The spreads and probe accuracies are measured right (recomputed here), and verdicts are given.
+
+    Whether the verdicts are right is the hidden ``09.collapse_diagnosis_hidden``'s to say: told
+    here, they would be handed out (three yes/no verdicts and a choice of three).
+    """
     models = _run_models(locals())
     got_spreads = _numbers(spreads, "spreads", list(RUNS))
     got_probes = _numbers(probe_accuracy, "probe_accuracy", list(RUNS))
-    verdicts, choice = _verdicts(collapsed, transfer)
+    _verdicts(collapsed, transfer)
     want_spreads, want_probes = _measure_runs(models, exercise_digits("labelled"),
                                               exercise_digits("validation"))
     for run in RUNS:
         if abs(got_spreads[run] - want_spreads[run]) > SPREAD_TOLERANCE:
             raise CheckFailed(
-                f"run {run}: your spread is {got_spreads[run]:.3f}, measured here {want_spreads[run]:.3f}. "
-                "Take embedding_spread of the run's projections, projector(encoder(x_val)), on the "
-                "validation digits")
+                f"run {run}: your spread ({got_spreads[run]:.3f}) is not what the check measures. Take "
+                "embedding_spread of the run's projections, projector(encoder(x_val)), on the validation "
+                "digits")
         if abs(got_probes[run] - want_probes[run]) > ACCURACY_TOLERANCE:
             raise CheckFailed(
-                f"run {run}: your probe accuracy is {got_probes[run]:.3f}, measured here "
-                f"{want_probes[run]:.3f}. Fit the linear probe on the encoder's features of the "
-                "labelled digits and score it on the validation digits")
-    truth, best = _truth(want_spreads, want_probes)
-    for run in RUNS:
-        if verdicts[run] != truth[run]:
-            raise CheckFailed(
-                f"run {run} (spread {want_spreads[run]:.2f}) is {'not ' if not truth[run] else ''}collapsed: "
-                "collapse means the projections all point the same way, a spread far below a healthy "
-                "run's (near 0). A low training loss does not rule it out; it is a symptom")
-    if choice != best:
-        raise CheckFailed(
-            f"transfer run {best}: it has the best probe accuracy among the runs that did not collapse "
-            f"({want_probes[best]:.3f} vs {want_probes[choice]:.3f} for run {choice}). A spread that "
-            "looks healthy is necessary, not sufficient")
+                f"run {run}: your probe accuracy ({got_probes[run]:.3f}) is not what the check measures. "
+                "Fit the linear probe on the encoder's features of the labelled digits and score it on "
+                "the validation digits")
 
 
-@register("collapse_diagnosis_hidden", points=1)
+@register("collapse_diagnosis_hidden", points=2)
 def collapse_diagnosis_hidden(collapsed: Any, transfer: Any, encoder_a: Any, projector_a: Any,
                               encoder_b: Any, projector_b: Any, encoder_c: Any, projector_c: Any) -> None:
     """Hidden: run B is what pretrain() gives (rebuilt here), and the verdicts hold on digits and
@@ -205,13 +203,16 @@ def collapse_diagnosis_hidden(collapsed: Any, transfer: Any, encoder_a: Any, pro
     models = _run_models(locals())
     verdicts, choice = _verdicts(collapsed, transfer)
     _require_untrained_b(models["B"][0])
-    spreads, probes = _measure_runs(models, labelled(HIDDEN_LABELLED_FROM, seed=1),
-                                    digits(HIDDEN_EVAL))
-    truth, best = _truth(spreads, probes)
-    if verdicts != truth or choice != best:
-        raise CheckFailed(
-            f"on other digits the diagnosis is collapsed={truth}, transfer {best!r}; yours is "
-            f"collapsed={verdicts}, transfer {choice!r}. Measure every run the same way before deciding")
+    truth, best = _truth(*_measure_runs(models, labelled(HIDDEN_LABELLED_FROM, seed=1), digits(HIDDEN_EVAL)))
+    wrong = sum(verdicts[run] != truth[run] for run in RUNS)
+    if wrong:
+        raise CheckFailed(f"{wrong} of your three collapse verdicts do not hold on other digits: collapse "
+                          "means the projections all point the same way (a spread far below a healthy "
+                          "run's); a low training loss does not rule it out")
+    if choice != best:
+        raise CheckFailed("on other digits, the run you would transfer is not the one with the best probe "
+                          "accuracy among the runs that did not collapse: a spread that looks healthy is "
+                          "necessary, not sufficient")
 
 
 def _candidate_encoders(artifacts: dict[str, Any]) -> dict[str, Any]:
@@ -229,16 +230,14 @@ def _probe_all(encoders: dict[str, Any], draw, evaluation) -> dict[str, float]:
 @register("temperature_on_validation", points=2)
 def temperature_on_validation(val_accuracy: Any, chosen: Any, test_accuracy: Any,
                               encoder_0: Any, encoder_1: Any, encoder_2: Any) -> None:
-    """Candidates scored on the validation digits, the best one chosen, its test accuracy reported."""
+    """Candidates scored on the validation digits (recomputed here), the best of them chosen, and the
+    chosen encoder's test accuracy reported as measured."""
     keys = [str(t) for t in TEMPERATURES]
     encoders = _candidate_encoders(locals())
     got = _numbers(val_accuracy, "val_accuracy", keys)
     if str(chosen) not in keys:
         raise CheckFailed(f"`chosen` should be one of {keys} (a key of val_accuracy), got {chosen!r}")
     chosen = str(chosen)
-    if got[chosen] < max(got.values()):
-        raise CheckFailed(f"`chosen` should be the temperature with the highest validation accuracy, "
-                          f"{max(got, key=got.get)}, not {chosen}")
     draw = exercise_digits("labelled")
     want_val = _probe_all(encoders, draw, exercise_digits("validation"))
     want_test = _probe_all(encoders, draw, exercise_digits("test"))
@@ -248,15 +247,18 @@ def temperature_on_validation(val_accuracy: Any, chosen: Any, test_accuracy: Any
             raise CheckFailed(
                 "your accuracies match the *test* digits: choosing on the test split makes the reported "
                 "test accuracy optimistic. Score the candidates on x_val, y_val" if on_test else
-                f"temperature {t}: your validation accuracy is {got[t]:.3f}, measured here "
-                f"{want_val[t]:.3f}; fit the probe on the labelled digits, score it on x_val")
+                f"temperature {t}: your validation accuracy ({got[t]:.3f}) is not what the check measures; "
+                "fit the probe on the labelled digits, score it on x_val")
+    if got[chosen] < max(got.values()):
+        raise CheckFailed(f"`chosen` is {chosen}, which is not the temperature with the highest validation "
+                          "accuracy in your own val_accuracy")
     try:
         reported = float(test_accuracy)
     except (TypeError, ValueError):
         raise CheckFailed(f"`test_accuracy` should be a number, got {test_accuracy!r}") from None
     if abs(reported - want_test[chosen]) > ACCURACY_TOLERANCE:
-        raise CheckFailed(f"`test_accuracy` should be the chosen encoder's ({chosen}) probe accuracy on "
-                          f"the test digits, {want_test[chosen]:.3f}; you reported {reported:.3f}")
+        raise CheckFailed(f"`test_accuracy` ({reported:.3f}) is not the chosen encoder's probe accuracy on "
+                          "the test digits: fit the probe on the labelled digits, score it on x_test once")
 
 
 @register("temperature_choice_holds", points=2)
@@ -270,5 +272,79 @@ def temperature_choice_holds(chosen: Any, encoder_0: Any, encoder_1: Any, encode
     best = max(scores, key=scores.get)
     if scores[str(chosen)] < scores[best] - CHOICE_TOLERANCE:
         raise CheckFailed(
-            f"on new digits temperature {chosen} scores {scores[str(chosen)]:.3f} and {best} scores "
-            f"{scores[best]:.3f}: the choice did not hold up. Choose by validation accuracy")
+            f"on new digits temperature {chosen} is clearly behind the best candidate: the choice did not "
+            "hold up. Choose by validation accuracy")
+
+
+def nt_xent_reference(z1: np.ndarray, z2: np.ndarray, temperature: float) -> float:
+    """NT-Xent (SimCLR's loss) in NumPy: each of the 2N projections picks its partner among the others."""
+    z = np.concatenate([z1, z2]).astype("float64")
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    n = len(z1)
+    logits = z @ z.T / temperature
+    np.fill_diagonal(logits, -np.inf)
+    partner = np.r_[np.arange(n, 2 * n), np.arange(n)]
+    log_softmax = logits - logits.max(axis=1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(axis=1, keepdims=True))
+    return float(-np.mean(log_softmax[np.arange(2 * n), partner]))
+
+
+def _project(views: np.ndarray, encoder: list[np.ndarray], projector: list[np.ndarray]) -> np.ndarray:
+    """The probe's parts in NumPy: flatten, a tanh dense layer, a linear dense layer."""
+    h = np.tanh(views.reshape(len(views), -1).astype("float64") @ encoder[0] + encoder[1])
+    return h @ projector[0] + projector[1]
+
+
+def _compare_train_step(probe: Any, seed: int) -> None:
+    case = train_step_case(seed)
+    n = len(case["images"])
+    if not isinstance(probe, dict) or not {"views", "loss", "encoder", "projector"} <= set(probe):
+        raise CheckFailed("pass probe_train_step(YourModel, seed=...) as it returns it")
+    try:
+        parts = [np.asarray(v, dtype="float64") for v in probe["views"]]
+        views = np.concatenate(parts) if parts else np.zeros((0,))
+    except ValueError as error:
+        raise CheckFailed("the augmenter's outputs have different shapes") from error
+    if views.shape[:1] != (2 * n,) or views.shape[1:] != case["images"].shape[1:]:
+        raise CheckFailed(f"train_step should draw two augmented views of each of the {n} images (call "
+                          f"self.augment in training mode); the augmenter produced {views.shape[0]} images")
+    if np.allclose(views[:n], views[n:]):
+        raise CheckFailed("both views of each image are the same: call self.augment with training=True, "
+                          "once per view, so each view is a new random draw")
+    if not np.allclose(views, np.concatenate([case["images"]] * 2), atol=0.6):
+        raise CheckFailed("the views are not augmentations of the batch train_step received")
+    if probe["loss"] is None or not np.isfinite(probe["loss"]):
+        raise CheckFailed("train_step should return {'loss': ...}, the batch's contrastive loss")
+    z = _project(views, case["encoder"], case["projector"])
+    want = nt_xent_reference(z[:n], z[n:], case["temperature"])
+    if abs(probe["loss"] - want) > 1e-3 * (1 + abs(want)):
+        hint = ""
+        if abs(probe["loss"] - nt_xent_reference(z[:n], z[n:], 0.2)) <= 1e-3 * (1 + abs(want)):
+            hint = " (it is NT-Xent at temperature 0.2: use the model's own self.temperature)"
+        raise CheckFailed("the loss train_step returns is not NT-Xent between the projections of the two "
+                          "views (projector(encoder(view)), both in training mode), at the model's "
+                          f"temperature{hint}")
+    after = {part: [np.asarray(w, dtype="float64") for w in probe[part]]
+             for part in ("encoder", "projector")}
+    for part in ("encoder", "projector"):
+        if all(np.allclose(a, b) for a, b in zip(after[part], case[part], strict=True)):
+            raise CheckFailed(f"the {part}'s weights did not move: take the gradient of the loss with "
+                              "respect to the trainable weights of both the encoder and the projection head, "
+                              "and apply it with self.optimizer")
+    z_after = _project(views, after["encoder"], after["projector"])
+    if nt_xent_reference(z_after[:n], z_after[n:], case["temperature"]) >= want:
+        raise CheckFailed("after your step the loss on the same views is higher, not lower: apply the "
+                          "gradient of the loss (the optimizer minimises), not its negative")
+
+
+@register("train_step", points=2)
+def train_step(probe: Any) -> None:
+    """The learner's contrastive ``train_step``, run by ``probe_train_step`` on a fixed batch: two views,
+    NT-Xent of their projections at the model's temperature, the encoder and the head moved downhill."""
+    _compare_train_step(probe, 7)
+
+
+@register("train_step_hidden", points=1)
+def train_step_hidden(probe: Any) -> None:
+    """Hidden: the same on another batch, other shapes and a lower temperature."""
+    _compare_train_step(probe, 2024)

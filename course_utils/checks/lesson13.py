@@ -20,8 +20,12 @@ from course_utils.checks.common import (
     find_backbone,
     majority_accuracy,
     model_accuracy,
+    photo_inputs,
+    predict_outputs,
+    require_backbone_drives_predictions,
     require_imagenet_backbone,
     require_model,
+    require_preprocessed_once,
 )
 from course_utils.checks.registry import CheckFailed, lesson_checks
 
@@ -60,8 +64,8 @@ def _truth(folder: Path) -> tuple[list[str], list[str]]:
 def _compare(what: str, got: list[str], want: list[str]) -> None:
     missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
     if missing:
-        raise CheckFailed(f"`{what}` misses {len(missing)} file(s), e.g. {missing[0]!r}; look at every "
-                          "line of the audit's summary")
+        raise CheckFailed(f"`{what}` misses {len(missing)} file(s); look at every line of the audit's "
+                          "summary")
     if extra:
         raise CheckFailed(f"`{what}` lists {extra[0]!r}, which is not one (hidden files and folders are "
                           "ignored, not unusable; converted images are usable)")
@@ -123,8 +127,8 @@ def clean_split(split_paths: Any) -> None:
             seen[h] = f"{rel} ({part})"
     missing = sorted(rel for rel, h in digest.items() if h not in seen)
     if missing:
-        raise CheckFailed(f"{len(missing)} readable image(s) are in no split, e.g. {missing[0]}: nothing "
-                          "usable should be lost")
+        raise CheckFailed(f"{len(missing)} readable image(s) are in no split: nothing usable should be "
+                          "lost")
 
 
 def _backbone_name(value: Any) -> str:
@@ -148,8 +152,7 @@ def head_on_new_folder(backbone: Any, base: Any, head: Any, val_features: Any, v
     require_model(base, "base")
     require_model(head, "head")
     if base.trainable_weights:
-        raise CheckFailed("`base` has trainable weights; freeze it (base.trainable = False) before "
-                          "computing features")
+        raise CheckFailed("`base` has trainable weights; freeze the whole base before computing features")
     if len(base.output_shape) != 2:
         raise CheckFailed("`base` outputs a feature map; load it with pooling='avg'")
     require_imagenet_backbone(base, name, "base")
@@ -158,8 +161,9 @@ def head_on_new_folder(backbone: Any, base: Any, head: Any, val_features: Any, v
         raise CheckFailed(f"the head takes {head.input_shape[-1]} numbers and the features have "
                           f"{feats.shape[-1]}; {name} gives {base.output_shape[-1]}: train the head on "
                           "the features of the backbone you chose")
-    if head.output_shape[-1] != 2:
-        raise CheckFailed(f"the head outputs {head.output_shape[-1]} numbers; ants vs bees has 2 classes")
+    if predict_outputs(head, feats[:4]).shape[1] != 2:
+        raise CheckFailed("the head should output one number per class for each photo; ants vs bees has "
+                          "2 classes")
     accuracy = model_accuracy(head, feats, np.asarray(val_labels))
     if accuracy < MIN_ACCURACY:
         raise CheckFailed(f"the head scores {accuracy:.2f} on your validation features; expected >= "
@@ -216,27 +220,18 @@ def head_on_held_out(backbone: Any, base: Any, head: Any) -> None:
 
 @register("raw_pixels", points=2)
 def raw_pixels(model: Any, backbone: Any) -> None:
-    """`model` takes raw 0-255 photos: the backbone's preprocessing is a layer before the base."""
-    import keras
-
+    """`model` takes raw 0-255 photos: what reaches the base is the backbone's own preprocessing of
+    them, whatever layer computes it (``Rescaling``, ``Normalization``...); two class outputs."""
     name = _backbone_name(backbone)
     require_model(model, "model")
     if len(model.input_shape) != 4:
         raise CheckFailed(f"`model` takes {model.input_shape}; it should take photos (None, size, size, 3)")
     base = find_backbone(model, "model")
     require_imagenet_backbone(base, name, "the base inside `model`")
-    scaling = [layer for layer in model.layers if isinstance(layer, keras.layers.Rescaling)]
-    if not scaling:
-        raise CheckFailed("no preprocessing layer in `model`: an application feeds it raw 0-255 pixels, "
-                          "so put keras.layers.Rescaling(1 / 127.5, offset=-1) (MobileNet's "
-                          "preprocess_input) before the base")
-    x = np.array([[[[0.0, 127.5, 255.0]]]], "float32")
-    scaled = np.asarray(scaling[0](x))
-    if not np.allclose(scaled.ravel(), [-1.0, 0.0, 1.0], atol=1e-4):
-        got = np.round(scaled.ravel(), 3).tolist()
-        raise CheckFailed(f"your Rescaling layer maps 0, 127.5, 255 to {got}; {name} expects -1, 0, 1")
-    if model.output_shape[-1] != 2:
-        raise CheckFailed(f"`model` outputs {model.output_shape[-1]} numbers; ants vs bees has 2 classes")
+    require_preprocessed_once(model, base, name, _size(model), "model")
+    if predict_outputs(model, photo_inputs(_size(model), n=2)).shape[1] != 2:
+        raise CheckFailed("`model` should output one number per class for each photo; ants vs bees has "
+                          "2 classes")
 
 
 @register("raw_pixels_on_files", points=2)
@@ -247,6 +242,8 @@ def raw_pixels_on_files(model: Any, backbone: Any) -> None:
     base = find_backbone(model, "model")
     require_imagenet_backbone(base, name, "the base inside `model`")
     pixels, labels = _held_out_pixels(_size(model))
+    require_backbone_drives_predictions(model, pixels, name, "model")
+    require_preprocessed_once(model, base, name, _size(model), "model")
     accuracy = model_accuracy(model, pixels, labels)
     if accuracy < MIN_ACCURACY:
         raise CheckFailed(f"fed raw 0-255 pixels of {len(labels)} held-out files, `model` scores "

@@ -57,6 +57,9 @@ def sandbox_row() -> str:
     status = sandbox.probe()
     if status.available:
         return f"{status.description} works ({status.seconds:.1f} s to start a sandbox)"
+    if status.state is sandbox.SandboxState.BROKEN:
+        return (f"BROKEN: {status.description}. `grade` stops until this is fixed (only an instructor "
+                "grading needs this)")
     return (f"NONE: {status.description}. `grade` would run submissions unsandboxed (only an "
             "instructor grading needs this)")
 

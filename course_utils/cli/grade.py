@@ -30,24 +30,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checks-module", action="append", default=[],
                         help="extra module (dotted name or .py path) registering checks; repeatable")
     parser.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto",
-                        help="run each submission in a bubblewrap sandbox: auto (when available, "
-                             "with a loud warning otherwise), require (fail without one), off")
+                        help="run each submission in a bubblewrap sandbox: auto (when bubblewrap is "
+                             "installed; grading stops, saying what to fix, when it is installed but "
+                             "cannot start; only without bubblewrap does it grade unsandboxed, loudly), "
+                             "require (stop without one), off")
 
 
 LIMITS = ("cell_timeout", "memory_limit_mb", "submission_timeout", "check_timeout")
 
 
 def results_table(results: list[SubmissionResult]) -> str:
-    """A table: submission, score, max, points per check, and the error if grading failed."""
+    """A table: submission, score, max, points per check, and the error if grading failed.
+
+    What a submission wrote (its name, an error's text) is printed through ``for_terminal``:
+    no escape sequence of a student's reaches the instructor's terminal.
+    """
     from course_utils.grading import reports
 
-    columns = reports.check_columns(results)
+    text = reports.for_terminal
+    columns = [text(column) for column in reports.check_columns(results)]
     rows = []
     for result in results:
-        row = {"submission": result.submission, "score": f"{result.score:g}",
-               "max": f"{result.max_score:g}", "error": result.error or "",
-               "sandbox": reports.sandbox_label(result)}
-        row.update({check.key: f"{check.points:g}" for check in result.checks})
+        row = {"submission": text(result.submission, 200), "score": f"{result.score:g}",
+               "max": f"{result.max_score:g}", "error": text(result.error or "", 300),
+               "sandbox": text(reports.sandbox_label(result), 300)}
+        row.update({text(check.key): f"{check.points:g}" for check in result.checks})
         rows.append(row)
     shown = ["submission", "score", "max", *columns]
     if any(result.sandbox is None or not result.sandbox.available for result in results):
@@ -69,13 +76,13 @@ def run(args: argparse.Namespace) -> int:
         results = grader.grade_submissions(
             args.submissions, solutions_dir=args.solutions, csv=args.csv, feedback_dir=args.feedback,
             checks_modules=args.checks_module, verbose=True, sandbox_mode=args.sandbox, **limits)
-    except RuntimeError as error:
-        print(f"error: {error}")
+    except RuntimeError as error:  # no sandbox where one is needed: nothing was graded
+        print(f"error: {error}", file=sys.stderr)
         return 2
     print(results_table(results))
     from course_utils.grading import reports
 
     if results and reports.unsandboxed(results[0]):
-        print(f"\nWARNING: graded WITHOUT a sandbox: {reports.sandbox_label(results[0])}. "
-              "See docs/grading.md.")
+        label = reports.for_terminal(reports.sandbox_label(results[0]))
+        print(f"\nWARNING: graded WITHOUT a sandbox: {label}. See docs/grading.md.")
     return 1 if any(result.error for result in results) else 0

@@ -27,18 +27,14 @@ def mnist_test_rgb32(start: int, stop: int | None) -> tuple[np.ndarray, np.ndarr
 
 
 def sorted_pair() -> tuple[np.ndarray, np.ndarray]:
-    """Two sets of held-out MNIST digits, the first sorted by class: one domain, no shift.
-
-    Its first 500 rows hold only the lowest classes, so comparing first rows finds a "shift";
-    comparing random rows does not.
-    """
+    """The hidden check's first pair for ``fair_pad``: two sets of held-out MNIST digits."""
     a, labels = mnist_test_rgb32(4000, 6000)
     b, _ = mnist_test_rgb32(6000, 8000)
     return a[np.argsort(labels, kind="stable")], b
 
 
 def shifted_pair() -> tuple[np.ndarray, np.ndarray]:
-    """Held-out MNIST and MNIST-M test digits, 600 each, that the exercise never shows: a large shift.
+    """The hidden check's second pair for ``fair_pad``: held-out MNIST and MNIST-M test digits, 600 each.
 
     (The exercise shows MNIST-M test digits ``[:600]``; the AdaBN check scores on ``[-600:]``.)
     """
@@ -46,3 +42,41 @@ def shifted_pair() -> tuple[np.ndarray, np.ndarray]:
 
     a, _ = mnist_test_rgb32(8000, 8600)
     return a, datasets.load_arrays("mnist_m")["x_test"][600:1200].astype("float32")
+
+
+def exercise_xt(count: int) -> np.ndarray:
+    """The exercise's unlabelled target digits: the first ``count`` MNIST-M training digits, float 0-255."""
+    from course_utils import datasets
+
+    return datasets.load_arrays("mnist_m")["x_train"][:count].astype("float32")
+
+
+def reversal_cases(seed: int) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """(lam, x, upstream gradient) cases to run a gradient reversal layer on: several lam, shapes."""
+    rng = np.random.default_rng(seed)
+    lams = (0.5, 2.0, 1.0) if seed == 7 else (0.1, 1.0, 3.0, 0.0)
+    shapes = ((4, 3), (2, 5), (3, 2, 2)) if seed == 7 else ((5, 4), (2, 3, 2), (6,), (3, 3))
+    return [(lam, rng.normal(size=shape).astype("float32"), rng.normal(size=shape).astype("float32"))
+            for lam, shape in zip(lams, shapes, strict=True)]
+
+
+def probe_reversal(layer_class, seed: int) -> list[dict]:
+    """Run ``layer_class(lam=...)`` on each case of :func:`reversal_cases`: what it outputs, and the
+    gradient that reaches its input when ``upstream`` arrives from above (``None`` when none does).
+
+    This only watches the layer from outside (a ``tf.GradientTape``); it is how a check sees what a
+    layer does, whatever the layer's code looks like.
+    """
+    import tensorflow as tf
+
+    results = []
+    for lam, x, upstream in reversal_cases(seed):
+        layer = layer_class(lam=lam)
+        inputs = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = layer(inputs)
+        gradient = tape.gradient(outputs, inputs, output_gradients=tf.constant(upstream))
+        results.append({"forward": np.asarray(outputs, dtype="float32"),
+                        "gradient": None if gradient is None else np.asarray(gradient, dtype="float32")})
+    return results

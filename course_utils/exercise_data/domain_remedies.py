@@ -1,17 +1,24 @@
 """Exercise data for the lesson ``domain_remedies``: domain-classifier outputs, weight vectors, hospitals.
 
-Hospitals A and D are built from PneumoniaMNIST as in the lesson: A is the labelled training
-hospital; D's X-rays (its unlabelled pool and a labelled validation set) come from a hospital
-whose patients differ. The test X-rays a check scores the deployed model on are the check's own.
+Hospitals A and D are built from PneumoniaMNIST: A is the labelled training hospital of the lesson;
+D's X-rays (its unlabelled pool and a labelled validation set) come from another hospital. A
+hospital may differ in its patients (the class mix) or its scanner (the images' contrast);
+what differs at D is what the exercise asks you to find out from the data, so its description
+is stored encoded below. The test X-rays a check scores the deployed model on are the check's own.
 """
 
 from __future__ import annotations
+
+import base64
+import json
 
 import numpy as np
 
 HOSPITAL_A_SHARE = 0.6       # as in the lesson: hospital A's share of the training X-rays
 SPLIT_SEED = 42              # the lesson's patient order
-D_PNEUMONIA = 0.2            # hospital D's class mix
+# Hospital D: its patients' class mix and its scanner's contrast, encoded so that reading this file
+# does not answer the exercise (the data does).
+_HOSPITAL_D = "eyJwbmV1bW9uaWFfc2hhcmUiOiAwLjIsICJjb250cmFzdCI6IDEuMH0="
 
 
 def demo_probabilities(seed: int, n: int = 300) -> np.ndarray:
@@ -45,25 +52,34 @@ def hospital_a() -> tuple[np.ndarray, np.ndarray]:
     return with_prevalence(x[:n_a], y[:n_a], 0.5, seed=0)
 
 
-def hospital_d(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Hospital D's X-rays: ``"pool"`` (its unlabelled images; the labels are for tests only) or
-    ``"validation"``. Real images; what changed is for the student to find out."""
+def site_description(encoded: str) -> dict[str, float]:
+    """A hospital's description: ``pneumonia_share`` (its class mix) and ``contrast`` (its scanner)."""
+    return json.loads(base64.b64decode(encoded))
+
+
+def draw_site(x: np.ndarray, y: np.ndarray, site: dict[str, float],
+              seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The X-rays a hospital described by ``site`` sends: its class mix drawn from (x, y) with ``seed``,
+    seen through its scanner (contrast around mid-grey; 1 leaves the images as they are)."""
     from course_utils.taught.domain_remedies import with_prevalence
 
+    x, y = with_prevalence(x, y, site["pneumonia_share"], seed=seed)
+    if site["contrast"] != 1.0:
+        x = np.clip(127.5 + site["contrast"] * (x - 127.5), 0.0, 255.0).astype("float32")
+    return x, y
+
+
+def hospital_d(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Hospital D's X-rays: ``"pool"`` (its unlabelled images; the labels are for tests only) or
+    ``"validation"`` (labelled). Real images; what changed is for the student to find out."""
+    from course_utils import datasets
+
+    site = site_description(_HOSPITAL_D)
     if split == "pool":
         x, y = training_xrays()
         n_a = int(HOSPITAL_A_SHARE * len(x))
-        return with_prevalence(x[n_a:], y[n_a:], D_PNEUMONIA, seed=5)
+        return draw_site(x[n_a:], y[n_a:], site, seed=5)
     if split != "validation":
         raise ValueError(f"split must be 'pool' or 'validation', not {split!r}")
-    return pneumonia_split("val", seed=6)
-
-
-def pneumonia_split(key: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """PneumoniaMNIST's ``key`` split (``val``, ``test``) with hospital D's class mix, drawn with ``seed``."""
-    from course_utils import datasets
-    from course_utils.taught.domain_remedies import with_prevalence
-
     d = datasets.load_arrays("pneumonia")
-    x, y = d[f"x_{key}"][..., None].astype("float32"), d[f"y_{key}"].astype("int32")
-    return with_prevalence(x, y, D_PNEUMONIA, seed=seed)
+    return draw_site(d["x_val"][..., None].astype("float32"), d["y_val"].astype("int32"), site, seed=6)

@@ -6,9 +6,11 @@
 - ``capture``   -- the program run in the student's kernel to store a check's artifacts
 - ``artifacts`` -- collecting those artifacts out of the kernel's reach and loading them, safely
 - ``sandbox``   -- the bubblewrap sandbox every submission's kernel and check process runs in
+- ``assets_view`` -- the assets as a kernel sees them: without the data hidden checks score on
+- ``executor``  -- the process that reads a kernel (and copies its captures), under its own memory limit
 - ``worker``    -- the fresh, isolated process that runs the checks on the artifacts
 - ``grader``    -- the pipeline: read, plan, sandbox, execute, classify stops, collect, check, score
-- ``reports``   -- the results, the CSV and the feedback files
+- ``reports``   -- the results, the CSV and the feedback files, every string escaped for its sink
 
 The checks themselves (what a learner calls, what the grader runs) are ``course_utils.checks``.
 Importing this package imports nothing.

@@ -3,9 +3,11 @@
 The capture program is ``capture.py`` beside this file: its text is sent as a cell,
 followed by a call naming the artifacts to store (see that file for why it is written
 the way it is). The kernel writes into a folder it controls, so everything there is
-untrusted: once the kernel is dead, :func:`collect_capture` copies out only the expected
-names, only regular files (never following links, never opening FIFOs or devices), each
-within a size limit. ``load_artifacts`` reads them back without unpickling anything.
+untrusted: right after the capture cell, :func:`collect_capture` opens the capture folder
+one component at a time by descriptor (a folder swapped for a link is refused, never
+followed) and copies out only the expected names, only regular files (never following
+links, never opening FIFOs or devices), each within a size limit. ``load_artifacts`` reads
+them back without unpickling anything.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import json
 import os
 import stat
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from course_utils import trees
 
 MANIFEST = "manifest.json"
 KINDS = ("npy", "json", "keras")
@@ -27,16 +32,16 @@ class UnsafeFile(Exception):
     """A file the grader refuses to read: a link, a FIFO, a device, a folder, or too large."""
 
 
-def open_regular(path: str | Path, max_bytes: int) -> int:
-    """Open ``path`` read-only as a regular file of at most ``max_bytes``; return the descriptor.
+def open_regular(path: str | Path, max_bytes: int, dir_fd: int | None = None) -> int:
+    """Open ``path`` (relative to ``dir_fd``) read-only as a regular file of at most ``max_bytes``.
 
     ``O_NOFOLLOW`` refuses a symlink, ``O_NONBLOCK`` keeps a FIFO from blocking the grader,
     and ``fstat`` on the opened descriptor (not the name) decides, so a file swapped after
-    a check is never read.
+    a check is never read. Returns the descriptor.
     """
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, flags, dir_fd=dir_fd)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise UnsafeFile(f"{Path(path).name} is a symbolic link") from None
@@ -52,9 +57,9 @@ def open_regular(path: str | Path, max_bytes: int) -> int:
     return fd
 
 
-def read_bounded(path: str | Path, max_bytes: int) -> bytes:
+def read_bounded(path: str | Path, max_bytes: int, dir_fd: int | None = None) -> bytes:
     """The bytes of a regular file (see :func:`open_regular`), never more than ``max_bytes``."""
-    fd = open_regular(path, max_bytes)
+    fd = open_regular(path, max_bytes, dir_fd)
     with os.fdopen(fd, "rb") as handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
@@ -62,9 +67,9 @@ def read_bounded(path: str | Path, max_bytes: int) -> bytes:
     return data
 
 
-def copy_bounded(source: str | Path, target: str | Path, max_bytes: int) -> int:
+def copy_bounded(source: str | Path, target: str | Path, max_bytes: int, dir_fd: int | None = None) -> int:
     """Copy a regular file (see :func:`open_regular`) to a new file ``target``; return its size."""
-    fd = open_regular(source, max_bytes)
+    fd = open_regular(source, max_bytes, dir_fd)
     copied = 0
     out_flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     with os.fdopen(fd, "rb") as handle, os.fdopen(os.open(target, out_flags, 0o600), "wb") as out:
@@ -81,34 +86,42 @@ def expected_files(names: list[str]) -> set[str]:
     return {MANIFEST} | {f"{name}.{kind}" for name in names for kind in KINDS}
 
 
-def collect_capture(source: Path, names: list[str], target: Path, max_file_bytes: int,
+def collect_capture(root: Path, parts: Sequence[str], names: list[str], target: Path, max_file_bytes: int,
                     max_total_bytes: int) -> list[str]:
     """Copy one capture folder's expected files to the new folder ``target``; return problems.
 
-    Only ``manifest.json`` and ``<name>.npy|json|keras`` for the captured ``names`` are
-    copied; a link, FIFO, device or folder under an expected name, or a file over the
-    limits, is left behind and reported. Unexpected names are ignored.
+    The capture folder is ``root/parts...``, opened component by component from ``root`` (a
+    folder the grader created) without following links. Only ``manifest.json`` and
+    ``<name>.npy|json|keras`` for the captured ``names`` are copied; a link, FIFO, device or
+    folder under an expected name, or a file over the limits, is left behind and reported.
+    Unexpected names are ignored.
     """
     target.mkdir(mode=0o700)
     problems: list[str] = []
     try:
-        info = os.lstat(source)
+        fd = trees.open_path(root, parts)
     except FileNotFoundError:
         return problems  # the capture cell wrote nothing: load_artifacts says so
-    if not stat.S_ISDIR(info.st_mode):
-        return [f"the capture folder was replaced by a {'link' if stat.S_ISLNK(info.st_mode) else 'file'}"]
-    wanted = expected_files(names)
-    total = 0
-    with os.scandir(source) as entries:
-        present = sorted(entry.name for entry in entries if entry.name in wanted)
-    for name in present:
-        try:
-            budget = max(0, min(max_file_bytes, max_total_bytes - total))
-            total += copy_bounded(source / name, target / name, budget)
-        except (UnsafeFile, OSError) as error:
-            (target / name).unlink(missing_ok=True)
-            problems.append(f"{name} was not collected: {error}")
+    except (trees.NotADirectory, OSError) as error:
+        return [f"the capture folder could not be opened ({error.strerror or error}): it was replaced "
+                "by a link or a file"]
+    try:
+        wanted = expected_files(names)
+        with os.scandir(fd) as entries:
+            present = sorted(entry.name for entry in entries if entry.name in wanted)
+        total = 0
+        for name in present:
+            try:
+                budget = max(0, min(max_file_bytes, max_total_bytes - total))
+                total += copy_bounded(name, target / name, budget, dir_fd=fd)
+            except (UnsafeFile, OSError) as error:
+                (target / name).unlink(missing_ok=True)
+                problems.append(f"{name} was not collected: {error}")
+    finally:
+        os.close(fd)
     return problems
+
+
 CAPTURE_PROGRAM = (Path(__file__).resolve().parent / "capture.py").read_text(encoding="utf-8")
 
 

@@ -32,35 +32,36 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 from nbformat import NotebookNode
 
-from course_utils import assets, engine, files
+from course_utils import assets, engine, files, trees
 from course_utils.checks.registry import get_check, is_module_path, load_checks_module
 from course_utils.engine import CellRun, CellStatus, ExecutionStats
-from course_utils.grading import sandbox
+from course_utils.grading import executor, sandbox
 from course_utils.grading.artifacts import (
     UnsafeFile,
     capture_source,
-    collect_capture,
     read_bounded,
 )
+from course_utils.grading.assets_view import AssetsView, held_out_for
 from course_utils.grading.notebook import (
     find_solution,
     lesson_of,
     parse_notebook,
     read_notebook,
+    reduce_notebook,
 )
 from course_utils.grading.plan import GradedCheck, Step, StepKind, plan_execution, solution_checks
 from course_utils.grading.reports import (
     CheckScore,
     SubmissionResult,
     feedback_names,
+    for_terminal,
     safe_name,
+    safe_text,
     write_csv,
     write_feedback,
 )
@@ -70,17 +71,19 @@ DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_MEMORY_LIMIT_MB = 4096.0
 DEFAULT_SUBMISSION_TIMEOUT = 1800.0
 DEFAULT_CHECK_TIMEOUT = 300.0
-# RLIMIT_AS = memory limit + this: TensorFlow reserves virtual memory it never touches
-# (measured peaks are in docs/grading.md); the resident limit is the watchdog's.
-ADDRESS_SPACE_HEADROOM_MB = 8192.0
+# RLIMIT_AS = memory limit + this: TensorFlow reserves virtual memory it never touches (thread
+# stacks, malloc arenas: MALLOC_ARENAS caps those); measured peaks are in docs/grading.md. The
+# resident limit is the watchdog's, over every process of the sandbox.
+ADDRESS_SPACE_HEADROOM_MB = 2048.0
+MALLOC_ARENAS = 4  # glibc reserves 64 MB of address space per arena, up to 8 per core by default
 MAX_SUBMISSION_BYTES = 64 * 2**20
-MAX_OUTPUT_BYTES = 2**20  # outputs kept per submission (only errors are read)
-MAX_MESSAGE_BYTES = 16 * 2**20  # one kernel message
 MAX_ARTIFACT_BYTES = 512 * 2**20  # one artifact file
 MAX_EXCHANGE_BYTES = 2 * 2**30  # everything the kernel may write into the exchange folder
 MAX_EXCHANGE_ENTRIES = 20_000
 MAX_PROCESSES = 256
 MAX_RESULTS_BYTES = 2**20
+EXECUTOR_GRACE = 60.0  # seconds past the submission's own time limit before its executor is killed
+RO, RW = sandbox.MountKind.RO, sandbox.MountKind.RW
 PACKAGE_IN_SANDBOX = "/course/pkg"
 WORK_IN_SANDBOX = f"{sandbox.SANDBOX_HOME}/work"
 CACHE_IN_SANDBOX = f"{sandbox.SANDBOX_HOME}/.cache/course"
@@ -108,6 +111,7 @@ class GradingConfig:
     submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT
     check_timeout: float = DEFAULT_CHECK_TIMEOUT
     hidden_paths: tuple[Path, ...] = ()  # what no sandbox may see (solutions, submissions, outputs)
+    view: AssetsView | None = None  # hides what hidden checks score on from kernels (None: nothing hidden)
 
     @property
     def limits(self) -> sandbox.Limits:
@@ -142,13 +146,17 @@ class Grading:
 class Box:
     """The folders of one submission's grading, under a fresh private temporary folder.
 
-    ``exchange`` is the only host folder the kernel can write (its capture folders and
-    ZeroMQ sockets); ``kernel`` holds what it reads (package copy, notebook copy); the
-    check worker's folders are created later, after the kernel is dead.
+    The kernel writes into two host folders, each its own bind (a mount point in the
+    sandbox, which it cannot rename): ``exchange`` (its capture folders) and ``ipc`` (the
+    ZeroMQ sockets it binds). It reads ``kernel`` (package and notebook copies) and
+    ``connection`` (its connection file), read-only. The grader connects through hard links
+    in ``sockets`` and runs the kernel from ``executor``; neither is visible to any sandbox.
+    The check worker's folders are created later, after the kernel is dead.
     """
 
     root: Path
     sandboxed: bool
+    overlays: tuple[sandbox.Mount, ...] = ()  # what hides the held-out data from the kernel
 
     @property
     def exchange(self) -> Path:
@@ -156,7 +164,19 @@ class Box:
 
     @property
     def ipc(self) -> Path:
-        return self.exchange / "ipc"
+        return self.root / "ipc"
+
+    @property
+    def connection(self) -> Path:
+        return self.root / "connection"
+
+    @property
+    def sockets(self) -> Path:
+        return self.root / "sockets"
+
+    @property
+    def executor(self) -> Path:
+        return self.root / "executor"
 
     @property
     def kernel(self) -> Path:
@@ -224,20 +244,27 @@ def collect_submissions(paths: list[str | Path]) -> list[Path]:
 
 
 def submission_labels(paths: list[Path]) -> list[str]:
-    """Short unique labels: paths relative to the submissions' common folder."""
+    """Short unique labels: paths relative to the submissions' common folder, as text that encodes.
+
+    A file name that is not UTF-8 keeps its place, its undecodable bytes shown as U+FFFD.
+    """
     if not paths:
         return []
     if len(paths) == 1:
-        return [paths[0].name]
+        return [safe_text(paths[0].name)]
     common = Path(os.path.commonpath([str(p.parent) for p in paths]))
-    return [str(p.relative_to(common)) for p in paths]
+    return [safe_text(p.relative_to(common)) for p in paths]
 
 
 # --------------------------------------------------------------------------- 1. read
 
 
 def read_submission(path: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> tuple[bytes, NotebookNode]:
-    """Read a submission: a regular file (not a link, FIFO or device), within ``max_bytes``."""
+    """Read a submission: a regular file (not a link, FIFO or device), within ``max_bytes``.
+
+    Its JSON is parsed in a child process with a memory limit (``notebook.reduce_notebook``), which
+    keeps only what grading reads: however the file is built, the grader's memory does not grow.
+    """
     if path.is_symlink():
         raise SubmissionRefused("refused: the submission is a symbolic link (hand in the notebook "
                                 "file itself)")
@@ -248,10 +275,10 @@ def read_submission(path: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> tuple[
     except OSError as error:
         raise SubmissionRefused(f"could not read the notebook: {error.strerror or error}") from None
     try:
-        return data, parse_notebook(data.decode("utf-8"), path.stem)
+        return data, parse_notebook(reduce_notebook(data), path.stem)
     except Exception as error:
         raise SubmissionRefused(f"could not read the notebook: {type(error).__name__}: "
-                                f"{str(error)[:300]}") from None
+                                f"{safe_text(error, 300)}") from None
 
 
 # --------------------------------------------------------------------------- 2. solution
@@ -275,9 +302,11 @@ def prepare_box(notebook: bytes, name: str, config: GradingConfig) -> Box:
         os.rmdir(root)
         root = Path(tempfile.mkdtemp(prefix="course-grade-", dir="/tmp"))
     box = Box(root, sandboxed=config.sandbox.available)
-    for folder in (box.kernel / "home" / "work", box.ipc, box.exchange / "out"):
-        folder.mkdir(parents=True)
+    for folder in (box.kernel / "home" / "work", box.ipc, box.exchange / "out", box.connection, box.sockets,
+                   box.executor):
+        folder.mkdir(parents=True, mode=0o700)
     _write_package(box.kernel / "pkg")
+    _write_package(box.executor / "pkg")
     (box.kernel / "home" / "work" / safe_name(name)).write_bytes(notebook)
     return box
 
@@ -318,7 +347,7 @@ def _cache_env(cache_dir: str) -> dict[str, str]:
 def _base_env() -> dict[str, str]:
     """What every kernel and check worker gets: ``PASSED_ENV``, quiet TensorFlow, offline, Agg."""
     return {**_passed_env(), **engine.QUIET_ENV, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
-            assets.OFFLINE_ENV: "1",
+            assets.OFFLINE_ENV: "1", "MALLOC_ARENA_MAX": str(MALLOC_ARENAS),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{sandbox.SANDBOX_PATH}"}
 
 
@@ -334,12 +363,15 @@ def kernel_environment(box: Box) -> dict[str, str]:
 def kernel_sandbox(box: Box, name: str, config: GradingConfig) -> sandbox.SandboxSpec:
     """The kernel's sandbox: read-only system, Python, package copy and assets; writable exchange."""
     mounts = [
-        sandbox.Mount("ro", PACKAGE_IN_SANDBOX, str(box.kernel / "pkg")),
-        *(sandbox.Mount("ro", str(path), str(path)) for path in _asset_paths()),
-        sandbox.Mount("dir", WORK_IN_SANDBOX),
-        sandbox.Mount("ro", f"{WORK_IN_SANDBOX}/{safe_name(name)}",
+        sandbox.Mount(RO, PACKAGE_IN_SANDBOX, str(box.kernel / "pkg")),
+        *(sandbox.Mount(RO, str(path), str(path)) for path in _asset_paths()),
+        sandbox.Mount(sandbox.MountKind.DIR, WORK_IN_SANDBOX),
+        sandbox.Mount(RO, f"{WORK_IN_SANDBOX}/{safe_name(name)}",
                       str(box.kernel / "home" / "work" / safe_name(name))),
-        sandbox.Mount("rw", str(box.exchange), str(box.exchange)),
+        sandbox.Mount(RW, str(box.exchange), str(box.exchange)),
+        sandbox.Mount(RW, str(box.ipc), str(box.ipc)),
+        sandbox.Mount(RO, str(box.connection), str(box.connection)),
+        *box.overlays,
     ]
     spec = sandbox.basic_spec(box.root / "etc", mounts, kernel_environment(box))
     spec = dataclasses.replace(spec, cwd=WORK_IN_SANDBOX)
@@ -355,7 +387,7 @@ def _refuse_exposure(spec: sandbox.SandboxSpec, box: Box, config: GradingConfig)
     """
     root = Path(os.path.realpath(box.root))
     for mount in spec.mounts:
-        if mount.kind not in ("ro", "rw") or mount.source is None:
+        if not mount.is_bind or mount.source is None:
             continue
         source = Path(os.path.realpath(mount.source))
         if source == root or root in source.parents:
@@ -370,38 +402,51 @@ def _refuse_exposure(spec: sandbox.SandboxSpec, box: Box, config: GradingConfig)
 # --------------------------------------------------------------------------- 5. execute
 
 
-def execute_plan(steps: list[Step], box: Box, name: str, config: GradingConfig,
-                 after_cell: Callable[[int, CellRun], None] | None = None,
-                 ) -> tuple[list[CellRun], ExecutionStats]:
-    """Run the plan's cells in a fresh kernel (sandboxed when available); every process dies."""
-    sources = []
+def execute_plan(grading: Grading, box: Box, name: str, config: GradingConfig) -> ExecutionStats:
+    """Run the plan's cells in a fresh kernel (sandboxed when available), from the executor process.
+
+    Sets ``grading.runs`` and, for each capture cell that ran, ``grading.collected`` (and
+    ``problems``): the executor copies its artifacts out right after the cell. Every
+    process of the submission is dead on return (or listed in the stats' ``survivors``).
+    """
+    steps = grading.steps
+    sources, captures = [], []
     for index, step in enumerate(steps):
         if step.kind is StepKind.CAPTURE:
             assert step.check is not None
             sources.append(capture_source(step.check.key, step.check.artifacts, box.capture_dir(index)))
+            captures.append(executor.Capture(
+                index, step.check.key, list(step.check.artifacts), ["out", f"step{index}"],
+                str(box.root / "artifacts" / f"step{index}")))
         else:
             sources.append(step.source)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
-    if box.sandboxed:
+    (box.root / "artifacts").mkdir(mode=0o700)
+    if box.sandboxed:  # unix sockets in the box; the kernel's command inside bubblewrap
         spec = kernel_sandbox(box, name, config)
-
-        def wrap(command: list[str]) -> list[str]:
-            return sandbox.limited_command(config.limits, sandbox.bwrap_command(spec, command))
-
-        launch = engine.KernelLaunch(wrap=wrap, ipc_dir=box.ipc, max_message_bytes=MAX_MESSAGE_BYTES)
-        cwd = box.root
-    else:
-        launch = engine.KernelLaunch(wrap=lambda command: sandbox.limited_command(config.limits, command),
-                                     max_message_bytes=MAX_MESSAGE_BYTES)
-        cwd = box.kernel / "home" / "work"
-    limits = engine.WatchLimits(max_processes=MAX_PROCESSES, folder=box.exchange,
-                                folder_bytes=MAX_EXCHANGE_BYTES, folder_entries=MAX_EXCHANGE_ENTRIES)
-    stats = ExecutionStats()
-    runs = engine.execute(nb, cwd, kernel_environment(box), config.cell_timeout,
-                          memory_limit_mb=config.memory_limit_mb,
-                          wall_timeout=config.submission_timeout, launch=launch, limits=limits,
-                          max_output_bytes=MAX_OUTPUT_BYTES, stats=stats, after_cell=after_cell)
-    return runs, stats
+        wrap = sandbox.limited_command(config.limits, sandbox.bwrap_command(spec, []))
+        cwd, sockets = box.root, {"ipc_dir": str(box.ipc), "connection_dir": str(box.connection),
+                                  "socket_dir": str(box.sockets)}
+    else:  # TCP on the loopback, as jupyter does by default
+        wrap = sandbox.limited_command(config.limits, [])
+        cwd, sockets = box.kernel / "home" / "work", {"ipc_dir": None, "connection_dir": None,
+                                                      "socket_dir": None}
+    job = executor.Job(
+        sources=sources, cwd=str(cwd), env=kernel_environment(box), wrap=wrap,
+        cell_timeout=config.cell_timeout,
+        memory_limit_mb=config.memory_limit_mb, wall_timeout=config.submission_timeout,
+        **sockets, folders=[str(box.exchange), str(box.ipc)],
+        folder_bytes=MAX_EXCHANGE_BYTES, folder_entries=MAX_EXCHANGE_ENTRIES, max_processes=MAX_PROCESSES,
+        exchange=str(box.exchange), captures=captures, max_artifact_bytes=MAX_ARTIFACT_BYTES,
+        max_exchange_bytes=MAX_EXCHANGE_BYTES)
+    timeout = config.submission_timeout + engine.STARTUP_TIMEOUT + EXECUTOR_GRACE
+    outcome = executor.run(job, box.executor, box.executor / "pkg", timeout)
+    grading.runs = outcome.cell_runs(len(steps))
+    grading.collected = {key: Path(folder) for key, folder in outcome.collected.items()}
+    grading.problems = dict(outcome.problems)
+    known = {f.name for f in dataclasses.fields(ExecutionStats)}
+    stats = ExecutionStats(**{k: v for k, v in (outcome.stats or {}).items() if k in known})
+    stats.grader_rss_mb = outcome.peak_rss_mb
+    return stats
 
 
 # --------------------------------------------------------------------------- 6. classify
@@ -423,39 +468,6 @@ def classify_stops(grading: Grading) -> list[str]:
         if step.kind is StepKind.STUDENT and run.status is CellStatus.ERROR:
             notes.append(f"cell {step.cell_number} raised {run.detail[:300]}")
     return notes
-
-
-# --------------------------------------------------------------------------- 7. collect
-
-
-class ArtifactCollector:
-    """Snapshot each capture right after its cell: validated copies, out of the kernel's reach.
-
-    Called by the engine after every cell (``after_cell``). For a capture cell that ran,
-    the expected files of its folder in the exchange are copied (regular files only, no
-    links followed, no FIFO opened, size-limited; see ``artifacts.collect_capture``) into
-    ``box.root/artifacts``, which no sandbox can see. Nothing the kernel does afterwards
-    (a later cell, a thread, a hook) changes what is graded, and the exchange folder is
-    never read again.
-    """
-
-    def __init__(self, grading: Grading, box: Box) -> None:
-        self.grading = grading
-        self.box = box
-        self.bytes_left = MAX_EXCHANGE_BYTES
-        (box.root / "artifacts").mkdir(mode=0o700, exist_ok=True)
-
-    def __call__(self, index: int, run: CellRun) -> None:
-        step = self.grading.steps[index]
-        if step.kind is not StepKind.CAPTURE or step.check is None or not run.status.ran:
-            return
-        target = self.box.root / "artifacts" / f"step{index}"
-        issues = collect_capture(self.box.capture_dir(index), list(step.check.artifacts), target,
-                                 MAX_ARTIFACT_BYTES, self.bytes_left)
-        self.bytes_left -= sum(p.stat().st_size for p in target.iterdir())
-        self.grading.collected[step.check.key] = target
-        if issues:
-            self.grading.problems[step.check.key] = "; ".join(issues)
 
 
 # --------------------------------------------------------------------------- 8. checks
@@ -492,12 +504,12 @@ def run_checks(grading: Grading, box: Box, config: GradingConfig) -> None:
                f"{inside}/out/results.jsonl"]
     env = _base_env()
     if box.sandboxed:
-        mounts = [sandbox.Mount("ro", f"{inside}/pkg", str(work / "pkg")),
-                  sandbox.Mount("ro", f"{inside}/checks", str(work / "checks")),
-                  sandbox.Mount("ro", f"{inside}/job.json", str(work / "job.json")),
-                  sandbox.Mount("ro", artifacts_inside, str(artifacts)),
-                  sandbox.Mount("rw", f"{inside}/out", str(work / "out")),
-                  *(sandbox.Mount("ro", str(path), str(path)) for path in _asset_paths())]
+        mounts = [sandbox.Mount(RO, f"{inside}/pkg", str(work / "pkg")),
+                  sandbox.Mount(RO, f"{inside}/checks", str(work / "checks")),
+                  sandbox.Mount(RO, f"{inside}/job.json", str(work / "job.json")),
+                  sandbox.Mount(RO, artifacts_inside, str(artifacts)),
+                  sandbox.Mount(RW, f"{inside}/out", str(work / "out")),
+                  *(sandbox.Mount(RO, str(path), str(path)) for path in _asset_paths())]
         spec = sandbox.basic_spec(work / "etc", mounts, {**env, **_cache_env(CACHE_IN_SANDBOX)})
         spec = dataclasses.replace(spec, cwd=f"{inside}/out")
         _refuse_exposure(spec, box, config)
@@ -610,17 +622,21 @@ def grade_submission(path: Path, label: str, config: GradingConfig) -> Submissio
         steps, result.notes = plan_execution(solution, submission, checks)
         grading = Grading(checks, steps)
         box = prepare_box(data, path.name, config)
+        if config.view is not None and box.sandboxed:
+            box.overlays = tuple(config.view.mounts(held_out_for(check.name for check in checks)))
+        notes: list[str] = []
         try:
-            grading.runs, stats = execute_plan(steps, box, path.name, config,
-                                               after_cell=ArtifactCollector(grading, box))
+            stats = execute_plan(grading, box, path.name, config)
             result.peak_rss_mb, result.peak_vms_mb = stats.peak_rss_mb, stats.peak_vms_mb
+            result.grader_rss_mb = stats.grader_rss_mb
             notes = classify_stops(grading)
             if stats.survivors:  # cannot happen in a sandbox; checks must not run beside them
                 raise SubmissionRefused(f"processes of the submission survived the kernel "
                                         f"({len(stats.survivors)}); not graded")
             run_checks(grading, box, config)
         finally:
-            sandbox.remove_tree(box.root)
+            if not trees.remove_tree(box.root):
+                notes.append(f"the grader could not remove all of its folder {box.root}")
         result.notes += notes
         result.checks = score_checks(grading)
     except SubmissionRefused as refused:
@@ -633,14 +649,74 @@ def grade_submission(path: Path, label: str, config: GradingConfig) -> Submissio
 
 
 def resolve_sandbox(mode: sandbox.Mode | str) -> sandbox.SandboxStatus:
-    """The sandbox to use for ``mode`` (auto, require, off); ``require`` fails when none works."""
+    """The sandbox to use for ``mode`` (auto, require, off).
+
+    ``auto`` grades without a sandbox only where no sandbox tool exists (loudly); a
+    bubblewrap that is installed but cannot start stops the run before the first
+    submission, with what to fix. ``require`` stops whenever no sandbox works.
+    """
     mode = sandbox.Mode(mode)  # a ValueError names a mode that does not exist
     if mode is sandbox.Mode.OFF:
-        return sandbox.SandboxStatus(False, "switched off with --sandbox off")
+        return sandbox.SandboxStatus(sandbox.SandboxState.OFF, "switched off with --sandbox off")
     status = sandbox.probe()
+    if status.state is sandbox.SandboxState.BROKEN:
+        raise RuntimeError(f"{status.description}. Nothing was graded. Fix it, or grade without a sandbox "
+                           "with --sandbox off (a student's code could then reach your files: see "
+                           "docs/grading.md)")
     if mode is sandbox.Mode.REQUIRE and not status.available:
         raise RuntimeError(f"no sandbox available: {status.description}")
     return status
+
+
+def preflight(config: GradingConfig) -> None:
+    """Start the kernel's sandbox once, with every mount a submission gets, before grading anything.
+
+    Raises ``RuntimeError`` with what to fix when it cannot start (a mount bubblewrap
+    refuses, a folder that would show the solutions): then no submission is graded at all,
+    rather than each one failing, or running unprotected.
+    """
+    if not config.sandbox.available:
+        return
+    box = prepare_box(b"{}", "99_preflight.ipynb", config)
+    try:
+        spec = kernel_sandbox(box, "99_preflight.ipynb", config)
+        reason, _ = sandbox.try_sandbox(spec)
+    finally:
+        trees.remove_tree(box.root)
+    if reason is not None:
+        raise RuntimeError(f"the grading sandbox cannot start with the folders it needs ({reason}); to fix: "
+                           f"{sandbox.fix_for(reason)}. Nothing was graded.")
+
+
+def _report(result: SubmissionResult, index: int, names: list[str], results: list[SubmissionResult],
+            csv: str | Path | None, feedback_dir: str | Path | None, verbose: bool) -> None:
+    """Print, write the feedback file and rewrite the CSV for one graded submission.
+
+    Each step on its own: one that fails is reported (in the submission's row, or on the
+    terminal) and the others, and the run, go on.
+    """
+    if verbose:
+        try:
+            print(f"graded {for_terminal(result.submission, 200)}: {result.score:g}/{result.max_score:g} "
+                  f"({result.seconds:.0f} s, peak {result.peak_rss_mb:.0f} MB resident / "
+                  f"{result.peak_vms_mb:.0f} MB virtual, grader {result.grader_rss_mb:.0f} MB, sandbox: "
+                  f"{for_terminal(result.sandbox.label if result.sandbox else '')})", flush=True)
+        except Exception as error:  # a terminal that cannot print: the files still get written
+            print(f"(could not print the result: {type(error).__name__})", file=sys.stderr, flush=True)
+    if feedback_dir is not None:
+        try:
+            write_feedback(result, feedback_dir, names[index])
+        except Exception as error:
+            problem = (f"the feedback file could not be written: {type(error).__name__}: "
+                       f"{safe_text(error, 300)}")
+            result.error = f"{result.error}; {problem}" if result.error else problem
+    if csv is not None:
+        try:
+            write_csv(results, csv)
+        except Exception as error:
+            print(f"WARNING: the CSV could not be written ({type(error).__name__}: "
+                  f"{for_terminal(error, 300)}); it is rewritten after the next submission",
+                  file=sys.stderr, flush=True)
 
 
 def _checks_modules(modules: list[str | Path]) -> tuple[tuple[str, bytes | None], ...]:
@@ -677,16 +753,29 @@ def grade_submissions(
         print(sandbox.no_sandbox_warning(status), file=sys.stderr, flush=True)
     submissions = collect_submissions(paths)
     outputs = [Path(p).resolve() for p in (csv, feedback_dir) if p is not None]
-    config = GradingConfig(
-        solutions_dir=Path(solutions_dir), sandbox=status,
-        checks_modules=_checks_modules(list(checks_modules or [])), cell_timeout=cell_timeout,
-        memory_limit_mb=memory_limit_mb, submission_timeout=submission_timeout,
-        check_timeout=check_timeout,
-        hidden_paths=tuple(dict.fromkeys([Path(solutions_dir).resolve(), *outputs,
-                                          *(Path(p).resolve().parent for p in submissions)])))
+    run_folder = Path(tempfile.mkdtemp(prefix="course-grade-run-"))
+    try:
+        config = GradingConfig(
+            solutions_dir=Path(solutions_dir), sandbox=status,
+            checks_modules=_checks_modules(list(checks_modules or [])), cell_timeout=cell_timeout,
+            memory_limit_mb=memory_limit_mb, submission_timeout=submission_timeout,
+            check_timeout=check_timeout,
+            hidden_paths=tuple(dict.fromkeys([Path(solutions_dir).resolve(), *outputs,
+                                              *(Path(p).resolve().parent for p in submissions)])),
+            view=AssetsView(run_folder / "view") if status.available else None)
+        return _grade_all(submissions, config, csv, feedback_dir, verbose)
+    finally:
+        trees.remove_tree(run_folder)
+
+
+def _grade_all(submissions: list[Path], config: GradingConfig, csv: str | Path | None,
+               feedback_dir: str | Path | None, verbose: bool) -> list[SubmissionResult]:
+    """Grade each submission in turn, each in its own failure boundary, reporting as it goes."""
+    status = config.sandbox
     # Import everything grading needs before any student code runs.
     import course_utils.grading.worker  # noqa: F401
 
+    preflight(config)
     labels = submission_labels(submissions)
     results = [SubmissionResult(label, path, None, error="not graded: the grading run stopped first",
                                 sandbox=status) for path, label in zip(submissions, labels,
@@ -698,17 +787,10 @@ def grade_submissions(
         try:
             result = grade_submission(path, label, config)
         except Exception as error:  # a broken solution or grader bug: report, go on
-            result = SubmissionResult(label, path, None, error=f"{type(error).__name__}: {error}",
-                                      sandbox=status)
+            result = SubmissionResult(label, path, None, sandbox=status,
+                                      error=f"{type(error).__name__}: {safe_text(error, 2000)}")
         results[index] = result
-        if verbose:
-            print(f"graded {label}: {result.score:g}/{result.max_score:g} ({result.seconds:.0f} s, "
-                  f"peak {result.peak_rss_mb:.0f} MB resident / {result.peak_vms_mb:.0f} MB virtual, "
-                  f"sandbox: {status.label})", flush=True)
-        if feedback_dir is not None:
-            write_feedback(result, feedback_dir, names[index])
-        if csv is not None:
-            write_csv(results, csv)
+        _report(result, index, names, results, csv, feedback_dir, verbose)
     return results
 
 

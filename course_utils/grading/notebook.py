@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +45,66 @@ def parse_notebook(text: str, stem: str) -> NotebookNode:
             digest = hashlib.sha1(f"{stem}:{index}".encode()).hexdigest()
             cell["id"] = digest[:12]
     return nb
+
+
+# Run as ``python -I -S -c REDUCE_PROGRAM LIMIT`` with a notebook's bytes on stdin: under an address
+# space of LIMIT bytes, print the notebook with only what grading reads, each as plain text (cell
+# types, ids, sources, tags, check ids; the lesson id). JSON nested or repeated to take gigabytes
+# once parsed (64 MB of "[[],[],..." is 1.2 GB of lists) then fails here, in a child, not in the
+# grader, and what comes back parses to about its own size.
+REDUCE_PROGRAM = (
+    "import json, resource, sys\n"
+    "limit = int(sys.argv[1])\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+    "nb = json.loads(sys.stdin.buffer.read().decode('utf-8'))\n"
+    "if not isinstance(nb, dict) or not isinstance(nb.get('cells'), list):\n"
+    "    raise SystemExit('not a notebook: no list of cells')\n"
+    "def text(value, limit=None):\n"
+    "    if isinstance(value, list) and all(isinstance(part, str) for part in value):\n"
+    "        value = ''.join(value)\n"
+    "    return (value if isinstance(value, str) else '')[:limit]\n"
+    "meta = nb.get('metadata') if isinstance(nb.get('metadata'), dict) else {}\n"
+    "course = meta.get('course') if isinstance(meta.get('course'), dict) else {}\n"
+    "cells = []\n"
+    "for cell in nb['cells']:\n"
+    "    if not isinstance(cell, dict):\n"
+    "        raise SystemExit('not a notebook: a cell is not an object')\n"
+    "    cm = cell.get('metadata') if isinstance(cell.get('metadata'), dict) else {}\n"
+    "    tags = cm.get('tags') if isinstance(cm.get('tags'), list) else []\n"
+    "    kept = {'cell_type': text(cell.get('cell_type'), 20), 'source': text(cell.get('source')),\n"
+    "            'metadata': {'tags': [text(t, 100) for t in tags[:50]]}}\n"
+    "    if isinstance(cm.get('check_id'), str):\n"
+    "        kept['metadata']['check_id'] = cm['check_id'][:200]\n"
+    "    if isinstance(cell.get('id'), str):\n"
+    "        kept['id'] = cell['id'][:64]\n"
+    "    if kept['cell_type'] == 'code':\n"
+    "        kept.update(outputs=[], execution_count=None)\n"
+    "    cells.append(kept)\n"
+    "out = {'cells': cells, 'nbformat': 4, 'nbformat_minor': 5, 'metadata': {}}\n"
+    "if course.get('lesson') is not None:\n"
+    "    out['metadata']['course'] = {'lesson': text(str(course['lesson']), 40)}\n"
+    "sys.stdout.write(json.dumps(out))\n"
+)
+REDUCE_MEMORY_MB = 512
+REDUCE_TIMEOUT = 60
+
+
+def reduce_notebook(data: bytes, memory_mb: float = REDUCE_MEMORY_MB) -> str:
+    """A notebook's JSON reduced to what grading reads, parsed in a child process with a memory limit.
+
+    Raises ``ValueError`` (with the reason) when the child cannot parse it within its limits.
+    """
+    try:
+        command = [sys.executable, "-I", "-S", "-c", REDUCE_PROGRAM, str(int(memory_mb * 2**20))]
+        done = subprocess.run(command, input=data, capture_output=True, timeout=REDUCE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"parsing it took more than {REDUCE_TIMEOUT} s") from None
+    if done.returncode != 0:
+        last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"])[-1]
+        if "MemoryError" in last:
+            last = f"parsing it needs more than {memory_mb:g} MB"
+        raise ValueError(last[:300])
+    return done.stdout.decode("utf-8")
 
 
 def cell_tags(cell: NotebookNode) -> list[str]:

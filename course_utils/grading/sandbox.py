@@ -15,7 +15,8 @@ What a sandbox built by :func:`bwrap_command` gets:
 * a read-only root built from the paths the caller lists (the system's ``/usr``, the
   Python installation, the course package copy, the asset mirror), nothing else of
   the host's file system, and size-limited private ``tmpfs`` folders (``/tmp``,
-  ``HOME``, ``/dev/shm``); ``/proc`` of its own PID namespace;
+  ``HOME``, ``/dev/shm``); ``/proc`` of its own PID namespace. Mounts are made parents
+  first (:func:`mount_order`), so the result does not depend on where the course lives;
 * the writable host folders the caller lists (for the grader: one exchange folder);
 * only the environment variables the caller sets (``--clearenv``).
 
@@ -23,7 +24,8 @@ Limits the Linux kernel enforces (:class:`Limits`) are applied by a tiny launche
 (:data:`RLIMIT_PROGRAM`, run with ``python -I -S``) that sets them and then execs
 bubblewrap, so every process in the sandbox inherits them.
 
-:func:`probe` tells whether a working bubblewrap is available here (and why not).
+:func:`probe` tells whether a working bubblewrap is available here, and why not: missing
+(no sandbox tool here) or broken (installed, cannot start: with what to fix).
 """
 
 from __future__ import annotations
@@ -96,14 +98,31 @@ class Limits:
         return limits
 
 
+class MountKind(enum.Enum):
+    """What one entry of a sandbox's file system is."""
+
+    RO = "ro"  # a host path bound read-only
+    RW = "rw"  # a host path bound writable
+    TMPFS = "tmpfs"  # a private, size-limited memory folder
+    DIR = "dir"  # an empty folder
+    SYMLINK = "symlink"
+    PROC = "proc"  # the sandbox's own /proc
+    DEV = "dev"  # a minimal /dev
+
+
 @dataclass(frozen=True)
 class Mount:
-    """One entry of the sandbox's file system: ``ro``/``rw`` bind, ``tmpfs``, ``dir`` or ``symlink``."""
+    """One entry of the sandbox's file system (see :class:`MountKind`) at ``target``."""
 
-    kind: str
+    kind: MountKind
     target: str
     source: str | None = None  # host path for binds, link text for symlinks
     size_mb: float | None = None  # tmpfs size
+
+    @property
+    def is_bind(self) -> bool:
+        """A host path bound in (read-only or writable)."""
+        return self.kind in (MountKind.RO, MountKind.RW)
 
 
 @dataclass(frozen=True)
@@ -123,13 +142,27 @@ class Mode(enum.Enum):
     OFF = "off"  # never (the warning still says so)
 
 
+class SandboxState(enum.Enum):
+    """Whether a sandbox can be used here."""
+
+    WORKS = "works"
+    MISSING = "missing"  # no sandbox tool on this system (not Linux, bubblewrap not installed)
+    BROKEN = "broken"  # bubblewrap is installed but cannot start a sandbox: something to fix
+    OFF = "off"  # switched off by the instructor
+
+
 @dataclass(frozen=True)
 class SandboxStatus:
-    """Whether submissions can be sandboxed here, with what, or why not."""
+    """Whether submissions can be sandboxed here, with what, or why not (and what to fix)."""
 
-    available: bool
+    state: SandboxState
     description: str  # "bubblewrap 0.8.0" or the reason it is not available
     seconds: float = 0.0  # how long the probe's sandboxed ``python -c pass`` took
+
+    @property
+    def available(self) -> bool:
+        """Submissions can run in a sandbox."""
+        return self.state is SandboxState.WORKS
 
     @property
     def label(self) -> str:
@@ -162,17 +195,17 @@ def _is_under(path: Path, parents: Sequence[Path]) -> bool:
 
 def system_mounts() -> list[Mount]:
     """Read-only ``/usr`` (and ``/bin``, ``/lib*``, ``/sbin`` as on the host) plus /etc's loader files."""
-    mounts = [Mount("ro", "/usr", "/usr")]
+    mounts = [Mount(MountKind.RO, "/usr", "/usr")]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
         if host.is_symlink():
-            mounts.append(Mount("symlink", str(host), os.readlink(host)))
+            mounts.append(Mount(MountKind.SYMLINK, str(host), os.readlink(host)))
         elif host.is_dir():
-            mounts.append(Mount("ro", str(host), str(host)))
+            mounts.append(Mount(MountKind.RO, str(host), str(host)))
     for name in ETC_FILES:
         host = Path("/etc") / name
         if host.exists():
-            mounts.append(Mount("ro", str(host), str(host)))
+            mounts.append(Mount(MountKind.RO, str(host), str(host)))
     return mounts
 
 
@@ -195,7 +228,7 @@ def python_mounts() -> list[Mount]:
         covered = [Path("/usr"), *(Path(t) for t in kept)]
         if not _is_under(Path(target), covered):
             kept.append(target)
-    return [Mount("ro", target, targets[target]) for target in kept]
+    return [Mount(MountKind.RO, target, targets[target]) for target in kept]
 
 
 def identity_files(folder: Path) -> list[Mount]:
@@ -206,18 +239,34 @@ def identity_files(folder: Path) -> list[Mount]:
         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", encoding="utf-8")
     (folder / "group").write_text(f"student:x:{SANDBOX_UID}:\nnogroup:x:65534:\n", encoding="utf-8")
     (folder / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n", encoding="utf-8")
-    return [Mount("ro", f"/etc/{name}", str(folder / name)) for name in ("passwd", "group", "hosts")]
+    return [Mount(MountKind.RO, f"/etc/{name}", str(folder / name)) for name in ("passwd", "group", "hosts")]
 
 
 def private_mounts(tmp_mb: float = 1024, home_mb: float = 1024, shm_mb: float = 64) -> list[Mount]:
     """``/proc``, ``/dev``, and the sized private tmpfs folders ``/tmp``, ``HOME``, ``/dev/shm``."""
     return [
-        Mount("proc", "/proc"),
-        Mount("dev", "/dev"),
-        Mount("tmpfs", "/dev/shm", size_mb=shm_mb),
-        Mount("tmpfs", "/tmp", size_mb=tmp_mb),
-        Mount("tmpfs", SANDBOX_HOME, size_mb=home_mb),
+        Mount(MountKind.PROC, "/proc"),
+        Mount(MountKind.DEV, "/dev"),
+        Mount(MountKind.TMPFS, "/dev/shm", size_mb=shm_mb),
+        Mount(MountKind.TMPFS, "/tmp", size_mb=tmp_mb),
+        Mount(MountKind.TMPFS, SANDBOX_HOME, size_mb=home_mb),
     ]
+
+
+def _depth(target: str) -> int:
+    return len(Path(os.path.normpath(target)).parts)
+
+
+def mount_order(mounts: Sequence[Mount]) -> list[Mount]:
+    """``mounts`` in the order bubblewrap must make them: every folder before what is inside it.
+
+    A mount hides whatever an earlier one put below its target, so the sandbox's private
+    ``/tmp`` must come before a Python environment that lives under the host's ``/tmp``,
+    ``HOME`` before a mirror under the host's home folder, and so on: sorting by the depth of
+    the target (stable, so equal depths keep their order) makes the result the same wherever
+    the course lives.
+    """
+    return sorted(mounts, key=lambda mount: _depth(mount.target))
 
 
 def bwrap_command(spec: SandboxSpec, command: Sequence[str], bwrap: str | None = None) -> list[str]:
@@ -228,22 +277,22 @@ def bwrap_command(spec: SandboxSpec, command: Sequence[str], bwrap: str | None =
     args = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid",
             str(SANDBOX_UID), "--disable-userns", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--hostname", "sandbox", "--clearenv"]
-    for mount in spec.mounts:
-        if mount.kind == "ro":
+    for mount in mount_order(spec.mounts):
+        if mount.kind is MountKind.RO:
             args += ["--ro-bind", str(mount.source), mount.target]
-        elif mount.kind == "rw":
+        elif mount.kind is MountKind.RW:
             args += ["--bind", str(mount.source), mount.target]
-        elif mount.kind == "tmpfs":
+        elif mount.kind is MountKind.TMPFS:
             if mount.size_mb:
                 args += ["--size", str(int(mount.size_mb * MB))]
             args += ["--perms", "0700", "--tmpfs", mount.target]
-        elif mount.kind == "dir":
+        elif mount.kind is MountKind.DIR:
             args += ["--dir", mount.target]
-        elif mount.kind == "symlink":
+        elif mount.kind is MountKind.SYMLINK:
             args += ["--symlink", str(mount.source), mount.target]
-        elif mount.kind == "proc":
+        elif mount.kind is MountKind.PROC:
             args += ["--proc", mount.target]
-        elif mount.kind == "dev":
+        elif mount.kind is MountKind.DEV:
             args += ["--dev", mount.target]
         else:
             raise ValueError(f"unknown mount kind {mount.kind!r}")
@@ -262,39 +311,72 @@ def basic_spec(folder: Path, extra: Sequence[Mount] = (), env: Mapping[str, str]
 
     ``folder`` (host, private to the caller) receives the sandbox's ``/etc/passwd`` etc.
     """
-    mounts = [*system_mounts(), *python_mounts(), *identity_files(folder), *private_mounts(),
-              *extra]
+    mounts = [*private_mounts(), *system_mounts(), *python_mounts(), *identity_files(folder), *extra]
     return SandboxSpec(tuple(mounts), dict(env or {}))
+
+
+# What to do about the usual reasons an installed bubblewrap cannot start a sandbox.
+FIXES = (
+    (("setting up uid map", "No permissions to creat", "Operation not permitted", "unshare"),
+     "unprivileged user namespaces are switched off here: enable them (Debian: sysctl -w "
+     "kernel.unprivileged_userns_clone=1; Ubuntu 24.04+: sysctl -w "
+     "kernel.apparmor_restrict_unprivileged_userns=0), or grade in a VM or a container started "
+     "with user namespaces allowed"),
+    (("execvp", "No such file or directory", "Can't mkdir", "Can't bind"),
+     "a path the sandbox needs cannot be bound: keep the course, its Python environment and the "
+     "assets on a local file system, and report this message as a bug"),
+)
+
+
+def fix_for(reason: str) -> str:
+    """What an instructor can do about ``reason`` (bubblewrap's error), in one sentence."""
+    for markers, fix in FIXES:
+        if any(marker in reason for marker in markers):
+            return fix
+    return "run `python -m course_utils doctor`, and see docs/grading.md (the sandbox)"
+
+
+def try_sandbox(spec: SandboxSpec, bwrap: str | None = None, timeout: float = 60
+                ) -> tuple[str | None, float]:
+    """Start ``python -I -c pass`` in ``spec``'s sandbox: (None, seconds) or (bubblewrap's error, seconds)."""
+    command = bwrap_command(spec, [sys.executable, "-I", "-c", "pass"], bwrap)
+    started = time.monotonic()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as error:
+        return str(error), time.monotonic() - started
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        return (done.stderr.strip().splitlines() or ["no message"])[-1][:200], seconds
+    return None, seconds
 
 
 @functools.lru_cache(maxsize=1)
 def probe() -> SandboxStatus:
-    """Check once whether a bubblewrap sandbox works here: start ``python -c pass`` in one."""
+    """Check once whether a bubblewrap sandbox works here: start ``python -c pass`` in one.
+
+    ``MISSING`` where no bubblewrap exists (not Linux, not installed); ``BROKEN``, with what
+    to fix, where it is installed but cannot start a sandbox.
+    """
     if not sys.platform.startswith("linux"):
-        return SandboxStatus(False, f"no bubblewrap on {sys.platform}; sandboxing needs Linux")
+        return SandboxStatus(SandboxState.MISSING, f"no bubblewrap on {sys.platform}; sandboxing needs Linux")
     bwrap = find_bwrap()
     if bwrap is None:
-        return SandboxStatus(False, "bubblewrap is not installed (apt-get install bubblewrap)")
+        return SandboxStatus(SandboxState.MISSING, "bubblewrap is not installed (apt-get install bubblewrap)")
     try:
         version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10,
                                  stdin=subprocess.DEVNULL).stdout.strip() or "bubblewrap"
     except (OSError, subprocess.SubprocessError) as error:
-        return SandboxStatus(False, f"bwrap does not run: {error}")
+        return SandboxStatus(SandboxState.BROKEN, f"{bwrap} does not run: {error}; reinstall bubblewrap")
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="course-sandbox-probe-") as tmp:
-        command = bwrap_command(basic_spec(Path(tmp)), [sys.executable, "-I", "-c", "pass"], bwrap)
-        started = time.monotonic()
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=60,
-                                  stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.SubprocessError) as error:
-            return SandboxStatus(False, f"{version} cannot start a sandbox: {error}")
-        seconds = time.monotonic() - started
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no message"])[-1][:200]
-        return SandboxStatus(False, f"{version} cannot start a sandbox here: {reason}")
-    return SandboxStatus(True, version, seconds)
+        reason, seconds = try_sandbox(basic_spec(Path(tmp)), bwrap)
+    if reason is not None:
+        return SandboxStatus(SandboxState.BROKEN, f"{version} is installed but cannot start a sandbox here "
+                             f"({reason}); to fix: {fix_for(reason)}")
+    return SandboxStatus(SandboxState.WORKS, version, seconds)
 
 
 def no_sandbox_warning(status: SandboxStatus) -> str:
@@ -304,21 +386,3 @@ def no_sandbox_warning(status: SandboxStatus) -> str:
             "submissions, the solutions, the grader, your files).\n"
             "  Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on Linux, or grade "
             "in a throw-away Linux VM or container.")
-
-
-def remove_tree(path: Path) -> None:
-    """Delete a folder the sandbox wrote into, without following links, making it writable first."""
-    if not path.exists() and not path.is_symlink():
-        return
-    if path.is_symlink() or not path.is_dir():
-        path.unlink()
-        return
-    for root, dirs, _files in os.walk(path, followlinks=False):
-        for name in dirs:
-            child = Path(root) / name
-            if not child.is_symlink():
-                try:
-                    child.chmod(0o700)
-                except OSError:
-                    pass
-    shutil.rmtree(path, ignore_errors=True)

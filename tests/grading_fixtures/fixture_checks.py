@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from course_utils.checks.held_out import HeldOutImages
 from course_utils.checks.registry import CheckFailed, CheckResult, register_check
+
+# What the lesson's hidden checks score on, hidden from the kernel: the test's own small mirror holds
+# cats vs dogs photos, and held_out_memorise tries to read the test split's.
+HELD_OUT_DATA = (HeldOutImages("cats_and_dogs"),)
 
 
 @register_check("99.squares", points=1)
