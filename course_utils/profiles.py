@@ -97,7 +97,17 @@ def get_profile(name: str | None = None, **overrides: int) -> Profile:
 # ``SIZES = profiles.lesson_sizes("text_transfer")`` and uses ``SIZES.curve_pool``; its learner sees a
 # handful of knobs there, not a wall of per-profile tables. Knobs that never change with the profile
 # stay in the parameters cell itself.
-LESSON_SIZES: dict[str, dict[str, tuple]] = {}
+LESSON_SIZES: dict[str, dict[str, tuple]] = {
+    "efficient_fine_tuning": {
+        "text_train": (64, 160, 400),     # labelled Amazon sentences per seed
+        "text_val": (50, 100, 100),       # Amazon sentences for choosing the epoch and the rank
+        "text_test": (64, 100, 300),      # test sentences per out-of-domain set (Amazon: all 300)
+        "text_epochs": (1, 2, 3),         # at most; validation chooses
+        "per_class": (12, 30, 100),       # training images per class (PACS sketches, PACS photos)
+        "test_per_class": (20, 30, None),  # out-of-distribution test images per class (None: all)
+        "epochs": (2, 3, 10),             # image fine-tuning epochs, at most; validation chooses
+    },
+}
 
 
 def lesson_sizes(lesson: str, name: str | None = None) -> SimpleNamespace:
