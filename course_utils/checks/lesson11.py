@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.common import as_array, require_model
+from course_utils.checks.held_out import HeldOutImages
 from course_utils.checks.registry import CheckFailed, lesson_checks
 from course_utils.exercise_data.efficient_fine_tuning import ALPHAS, FINE_TUNE_FROM, merge_case
 
@@ -22,6 +23,7 @@ register = lesson_checks(__name__)
 VISIBLE_CASE, HIDDEN_CASE = 7, 2025   # merge_case seeds: the exercise's, and one the student never sees
 FRESH_MARGIN = 0.05                    # on fresh photos the chosen mix may trail the best mix by this much
 FRESH_SEED = 2024                      # the checks' own draw of fresh photos
+HELD_OUT_DATA = (HeldOutImages("pacs", "test", "photo"),)   # the fresh photos: no kernel sees them
 
 
 def keras_merge(kernel: np.ndarray, a: np.ndarray, b: np.ndarray, alpha: float, rank: int) -> np.ndarray:

@@ -4,7 +4,8 @@
   ``alpha`` and ``rank``, in the shapes Keras' own LoRA layers give them (``Dense``: a 2-D
   kernel; ``Conv2D``: a 4-D one, ``A`` carrying the kernel's leading axes);
 - :func:`photo_task`: MobileNetV2 with its ImageNet classifier cut at ``FINE_TUNE_FROM``, and the
-  cached bottom maps of a few PACS photos per class (train, validation, test).
+  cached bottom maps of a few PACS photos per class (train and validation: the test photos are
+  held out for the hidden check).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def photo_task(image_size: int, per_class: int, seed: int = 0, verbose: bool = F
 
     Returns ``{"top", "maps", "labels", "class_names"}``: ``top`` is the network above
     ``FINE_TUNE_FROM`` (BatchNormalization frozen, the rest trainable), ``maps[split]`` the bottom's
-    outputs for ``per_class`` PACS photos per class of ``train``, ``validation`` and ``test``.
+    outputs for ``per_class`` PACS photos per class of ``train`` and ``validation``. The ``test``
+    photos are not loaded: the grader holds them out (``checks.lesson11.HELD_OUT_DATA``).
     """
     import keras
 
@@ -51,7 +53,7 @@ def photo_task(image_size: int, per_class: int, seed: int = 0, verbose: bool = F
     for layer in top.layers:
         layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
     maps, labels, names = {}, {}, None
-    for split in ("train", "validation", "test"):
+    for split in ("train", "validation"):
         images = datasets.load_images("pacs", split, image_size, per_class=per_class, seed=seed,
                                       domain="photo", verbose=verbose)
         maps[split] = features.extract_features(bottom, images.x, preprocess="mobilenet_v2", verbose=verbose)
