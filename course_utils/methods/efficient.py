@@ -245,7 +245,8 @@ def text_probe(x: np.ndarray, y: np.ndarray, seed: int, steps: int = 150):
 
     seeds.seed_everything(seed)
     head = make_head(x.shape[1], steps_per_execution=steps)
-    head.fit(tf.data.Dataset.from_tensors((x, np.asarray(y, "float32"))).repeat(steps), epochs=1, verbose=0)
+    head.fit(tf.data.Dataset.from_tensors((x, np.asarray(y, "float32"))).repeat(steps), epochs=1, verbose=0,
+             shuffle=False)   # a dataset is not shuffled by fit (it would warn that shuffle is ignored)
     return head
 
 
