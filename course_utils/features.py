@@ -70,8 +70,13 @@ def _architecture(model) -> str:
 
     Covers what weights and shapes do not: the pooling (average and max give the same shapes),
     activations, padding. Nested models are walked; a layer whose configuration cannot be read
-    contributes its class.
+    contributes its class. Kept on the model while its layers stay the same objects (reading
+    MobileNetV2's 156 configurations takes about 20 ms, half a cache hit).
     """
+    layers = tuple(id(layer) for layer in getattr(model, "layers", []))
+    held = model.__dict__.get("_course_architecture")
+    if held is not None and held[0] == layers:
+        return held[1]
     parts: list[str] = []
 
     def walk(layer) -> None:
@@ -90,7 +95,9 @@ def _architecture(model) -> str:
                                                            default=lambda o: type(o).__qualname__))
 
     walk(model)
-    return "\n".join(parts)
+    text = "\n".join(parts)
+    model.__dict__["_course_architecture"] = (layers, text)  # plain attribute: not tracked by Keras
+    return text
 
 
 def model_digest(model) -> str:
