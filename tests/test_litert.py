@@ -178,3 +178,13 @@ def test_the_runtime_can_be_forced_to_keras(cache, monkeypatch):
     forward = features.frozen_forward(_tiny())
     assert forward.runtime is features.Runtime.LITERT and forward.batch_size == litert.BATCH_SIZE
     assert forward(_pixels(n=3)).shape == (3, 4) and forward(_pixels(n=9)).shape == (9, 4)  # any batch
+
+
+def test_doctor_says_where_frozen_features_run(monkeypatch):
+    from course_utils.cli import doctor
+
+    monkeypatch.delenv(features.RUNTIME_ENV, raising=False)
+    assert doctor.litert_row().startswith(litert.version())
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    row = doctor.litert_row()
+    assert row.startswith("NOT AVAILABLE") and "run in Keras" in row and "pip install ai-edge-litert" in row
