@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, replace
+from types import SimpleNamespace
 
 ENV_VAR = "COURSE_PROFILE"
 DEFAULT = "laptop"
@@ -89,3 +90,28 @@ def get_profile(name: str | None = None, **overrides: int) -> Profile:
     """Return the named profile (or the current one), with optional field overrides."""
     profile = PROFILES[name or current_name()]
     return replace(profile, **overrides) if overrides else profile
+
+
+# A lesson's own sizes that differ between profiles, by lesson slug (the notebook's name without its
+# number): knob -> (smoke, laptop, full). The lesson's parameters cell reads them with
+# ``SIZES = profiles.lesson_sizes("text_transfer")`` and uses ``SIZES.curve_pool``; its learner sees a
+# handful of knobs there, not a wall of per-profile tables. Knobs that never change with the profile
+# stay in the parameters cell itself.
+LESSON_SIZES: dict[str, dict[str, tuple]] = {}
+
+
+def lesson_sizes(lesson: str, name: str | None = None) -> SimpleNamespace:
+    """This lesson's sizes in the current (or named) profile, as attributes: ``SIZES.curve_pool``.
+
+    ``python -m course_utils run NN -p SIZES.curve_pool=500`` overrides one of them (the injected
+    cell assigns the attribute).
+    """
+    if lesson not in LESSON_SIZES:
+        raise KeyError(f"no sizes for lesson {lesson!r} in course_utils.profiles.LESSON_SIZES; "
+                       f"lessons with sizes: {', '.join(sorted(LESSON_SIZES)) or 'none'}")
+    index = list(PROFILES).index(name or current_name())
+    table = LESSON_SIZES[lesson]
+    bad = [knob for knob, values in table.items() if not (isinstance(values, tuple) and len(values) == 3)]
+    if bad:
+        raise ValueError(f"LESSON_SIZES[{lesson!r}]: {bad} must each be a (smoke, laptop, full) tuple")
+    return SimpleNamespace(**{knob: values[index] for knob, values in table.items()})

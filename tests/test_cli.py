@@ -66,6 +66,9 @@ def test_parameters_are_injected_after_the_tagged_cell():
     assert runner.parse_params(["EPOCHS=3", "NAME=cats"]) == {"EPOCHS": 3, "NAME": "cats"}
     with pytest.raises(SystemExit):
         runner.parse_params(["3"])
+    assert runner.parse_params(["SIZES.curve_pool=500"]) == {"SIZES.curve_pool": 500}
+    with pytest.raises(SystemExit):
+        runner.parse_params(["SIZES.a.b=1"])
 
 
 def test_lessons_are_found_by_number():

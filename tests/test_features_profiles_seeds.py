@@ -59,3 +59,19 @@ def test_seed_everything_makes_runs_repeat():
     seeds.seed_everything(7)
     b = (np.random.rand(3), keras.random.uniform((3,)).numpy())
     assert np.array_equal(a[0], b[0]) and np.allclose(a[1], b[1])
+
+
+def test_lesson_sizes_follow_the_profile_and_take_overrides(monkeypatch):
+    table = {"pool": (10, 100, 1000), "sizes": ([1], [1, 2], [1, 2, 3])}
+    monkeypatch.setitem(profiles.LESSON_SIZES, "demo", table)
+    monkeypatch.setenv("COURSE_PROFILE", "laptop")
+    sizes = profiles.lesson_sizes("demo")
+    assert sizes.pool == 100 and sizes.sizes == [1, 2]
+    assert profiles.lesson_sizes("demo", "smoke").pool == 10
+    exec("SIZES.pool = 7", {"SIZES": sizes})  # what `run -p SIZES.pool=7` injects
+    assert sizes.pool == 7
+    with pytest.raises(KeyError, match="no sizes for lesson"):
+        profiles.lesson_sizes("nope")
+    monkeypatch.setitem(profiles.LESSON_SIZES, "bad", {"pool": (1, 2)})
+    with pytest.raises(ValueError, match="smoke, laptop, full"):
+        profiles.lesson_sizes("bad")

@@ -128,11 +128,14 @@ def summary_table(results: list[LessonResult]) -> str:
 
 
 def parse_params(items: list[str]) -> dict:
-    """Parse ``NAME=VALUE`` overrides (VALUE as a Python literal, else a string)."""
+    """Parse ``NAME=VALUE`` overrides (VALUE as a Python literal, else a string).
+
+    NAME may be ``SIZES.knob``: one of the lesson's per-profile sizes (``profiles.lesson_sizes``).
+    """
     params = {}
     for item in items:
         name, _, value = item.partition("=")
-        if not name.isidentifier() or not _:
+        if not all(part.isidentifier() for part in name.split(".")) or name.count(".") > 1 or not _:
             raise SystemExit(f"-p expects NAME=VALUE, got {item!r}")
         try:
             params[name] = ast.literal_eval(value)
