@@ -174,21 +174,23 @@ def _preprocessor(preprocess: str | Callable | None) -> tuple[Callable | None, s
     return preprocess, f"|preprocess={name}:{hashlib.sha256(source.encode()).hexdigest()[:12]}"
 
 
-def forward_function(model, preprocess: str | Callable | None = None, dtype: str = "float32"):
+def forward_function(model, preprocess: str | Callable | None = None, dtype: str = "float32",
+                     image_shape: tuple[int, ...] | None = None):
     """Return ``model(preprocess(x), training=False)`` compiled with ``tf.function``, for ``dtype`` input.
 
     One compiled graph per (model, preprocessing, input dtype), traced once for any batch size and
     kept on the model, so later calls skip the tracing. Batches are cast to float32 inside the
     graph; ``preprocess`` (a backbone name or a function of a float32 tensor) runs there too.
+    ``image_shape`` (one image's shape) fixes the input size of a model built without one.
     """
     import tensorflow as tf
 
     fn, key = _preprocessor(preprocess)
     store = model.__dict__.setdefault("_course_forward", {})  # plain attribute: not tracked by Keras
-    slot = (key, np.dtype(dtype).name)
+    slot = (key, np.dtype(dtype).name, tuple(image_shape) if image_shape else None)
     if slot not in store:
         try:
-            signature = [tf.TensorSpec((None, *model.input_shape[1:]), dtype)]
+            signature = [tf.TensorSpec((None, *(image_shape or model.input_shape[1:])), dtype)]
         except (AttributeError, ValueError, TypeError):
             signature = None
 
@@ -242,12 +244,29 @@ def _keras_forward(model, preprocess, dtype: str) -> FrozenForward:
                          DEFAULT_BATCH_SIZE, lambda batch: fn(batch).numpy())
 
 
-def _litert_forward(model, preprocess, dtype: str, digest: str | None, verbose: bool) -> FrozenForward:
+def _fixed_shape(model, image_shape: Sequence[int] | None) -> tuple[int, ...] | None:
+    """One input image's shape for export: the model's own, or ``image_shape`` where the model has None."""
+    try:
+        own = tuple(model.input_shape[1:])
+    except (AttributeError, TypeError):
+        return None
+    if None not in own or image_shape is None:
+        return None
+    given = tuple(int(d) for d in image_shape)
+    if len(given) != len(own) or any(o is not None and o != g for o, g in zip(own, given, strict=True)):
+        raise ValueError(f"images of shape {given} do not fit the model's input {own}")
+    return given
+
+
+def _litert_forward(model, preprocess, dtype: str, digest: str | None, verbose: bool,
+                    image_shape: Sequence[int] | None) -> FrozenForward:
     """The model exported to LiteRT (from the cache, or now), kept on the model for later calls."""
     _, preprocess_key = _preprocessor(preprocess)
-    key = litert.model_key(digest or model_digest(model), preprocess_key, dtype)
+    shape = _fixed_shape(model, image_shape)
+    fixed = f"|shape={shape}" if shape else ""  # a model built without an input size: exported for this one
+    key = litert.model_key(digest or model_digest(model), preprocess_key + fixed, dtype)
     store = model.__dict__.setdefault("_course_litert", {})  # plain attribute: not tracked by Keras
-    slot = (preprocess_key, dtype)
+    slot = (preprocess_key, dtype, shape)
     held = store.get(slot)
     if held is not None and held[0] == key:
         if isinstance(held[1], Exception):
@@ -264,7 +283,8 @@ def _litert_forward(model, preprocess, dtype: str, digest: str | None, verbose: 
                 _say_once(f"features: the cached LiteRT file {found} could not be loaded "
                           f"({type(exc).__name__}); exporting the model again")
         if runner is None:
-            exported = litert.export(forward_function(model, preprocess, dtype), litert.cache_folder() / name)
+            exported = litert.export(forward_function(model, preprocess, dtype, shape),
+                                     litert.cache_folder() / name)
             runner, seconds = litert.Runner(exported.source), exported.seconds
             if verbose:
                 where = (f"cached as {exported.cached_as}" if exported.cached_as
@@ -285,6 +305,7 @@ def frozen_forward(
     runtime: Runtime | str = Runtime.AUTO,
     verbose: bool = True,
     digest: str | None = None,
+    image_shape: Sequence[int] | None = None,
 ) -> FrozenForward:
     """Return the frozen forward pass ``model(preprocess(x), training=False)`` for ``dtype`` batches.
 
@@ -293,8 +314,9 @@ def frozen_forward(
     preprocessing and input dtype, and the file is cached (:mod:`course_utils.litert`). Where
     LiteRT is missing or the model does not convert, it runs in Keras and says so once.
     ``Runtime.LITERT`` raises instead of falling back; ``Runtime.KERAS`` is
-    :func:`forward_function`, the reference. ``digest`` is :func:`model_digest` when the caller
-    has it already. Example::
+    :func:`forward_function`, the reference. ``image_shape`` (one image's shape, e.g.
+    ``(160, 160, 3)``) lets a model built without a fixed input size be exported for that size;
+    ``digest`` is :func:`model_digest` when the caller has it already. Example::
 
         forward = features.frozen_forward(base, "mobilenet_v2")
         print(forward.name)                  # LiteRT 2.3.0 (XNNPACK, 2 threads)
@@ -314,7 +336,7 @@ def frozen_forward(
                   "Keras instead (the same features, more CPU time)")
         return _keras_forward(model, preprocess, dtype)
     try:
-        return _litert_forward(model, preprocess, dtype, digest, verbose)
+        return _litert_forward(model, preprocess, dtype, digest, verbose, image_shape)
     except Exception as exc:
         if runtime is Runtime.LITERT:
             raise
@@ -420,7 +442,7 @@ def extract_features(
                                  f"preprocessing itself and needs raw 0-255 pixels: {exc}") from None
 
     dtype = x.dtype if x.dtype in (np.uint8, np.float32) else np.dtype(np.float32)
-    forward = frozen_forward(model, preprocess, dtype.name, runtime, verbose, digest)
+    forward = frozen_forward(model, preprocess, dtype.name, runtime, verbose, digest, x.shape[1:])
     batch_size = batch_size or forward.batch_size
     start = time.perf_counter()
     bar = _progress(len(x), verbose)
@@ -537,7 +559,7 @@ def folder_features(
         if verbose:
             print(f"features: loaded {len(feats)} cached feature vectors from {path.name}")
     else:
-        forward = frozen_forward(model, preprocess, "uint8", runtime, verbose, digest)
+        forward = frozen_forward(model, preprocess, "uint8", runtime, verbose, digest, (*size, 3))
         start = time.perf_counter()
         bar = _progress(len(listing.files), verbose)
         ok = np.zeros(len(listing.files), bool)

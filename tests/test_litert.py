@@ -169,6 +169,16 @@ def test_a_damaged_export_is_exported_again(cache, monkeypatch, capsys):
     assert path.stat().st_size > 100 and out.shape == (5, 4)
 
 
+def test_a_model_without_an_input_size_is_exported_for_the_images_given(cache, monkeypatch):
+    conversions = _count_conversions(monkeypatch)
+    model = _tiny(size=None)
+    small, large = _pixels(size=8), _pixels(size=12)
+    for x in (small, large, small):
+        got = features.extract_features(model, x, cache=False, verbose=False)
+        assert np.allclose(got, features.frozen_forward(model, runtime="keras")(x), **litert.TOLERANCE)
+    assert len(conversions) == 2 and len(list(cache.glob("*.tflite"))) == 2
+
+
 def test_the_runtime_can_be_forced_to_keras(cache, monkeypatch):
     monkeypatch.setenv(features.RUNTIME_ENV, "keras")
     forward = features.frozen_forward(_tiny())
