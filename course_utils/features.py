@@ -324,7 +324,10 @@ def frozen_forward(
     """
     runtime = Runtime(runtime.value if isinstance(runtime, Runtime) else runtime)
     if runtime is Runtime.AUTO:
-        runtime = Runtime(os.environ.get(RUNTIME_ENV, "").strip().lower() or "auto")
+        chosen = os.environ.get(RUNTIME_ENV, "").strip().lower() or "auto"
+        if chosen not in {r.value for r in Runtime}:
+            raise ValueError(f"{RUNTIME_ENV}={chosen!r}: use one of {', '.join(r.value for r in Runtime)}")
+        runtime = Runtime(chosen)
     if runtime is Runtime.KERAS:
         return _keras_forward(model, preprocess, dtype)
     reason = litert.unavailable_reason()

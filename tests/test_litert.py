@@ -188,6 +188,9 @@ def test_the_runtime_can_be_forced_to_keras(cache, monkeypatch):
     forward = features.frozen_forward(_tiny())
     assert forward.runtime is features.Runtime.LITERT and forward.batch_size == litert.BATCH_SIZE
     assert forward(_pixels(n=3)).shape == (3, 4) and forward(_pixels(n=9)).shape == (9, 4)  # any batch
+    monkeypatch.setenv(features.RUNTIME_ENV, "fast")
+    with pytest.raises(ValueError, match="auto, litert, keras"):
+        features.frozen_forward(_tiny())
 
 
 def test_doctor_says_where_frozen_features_run(monkeypatch):
