@@ -8,8 +8,9 @@ The numbers behind the choices in ``course_utils/images.py`` and ``course_utils/
 - ``batch``: the compiled forward pass (``features.forward_function``) against ``model.predict``,
   at several batch sizes;
 - ``litert``: the frozen base in LiteRT (XNNPACK) against Keras (``model.predict`` and the
-  compiled forward pass) at the lessons' image sizes, for several batch sizes and thread counts,
-  and what exporting costs (``course_utils/litert.py`` takes its batch size from this);
+  compiled forward pass) at the lessons' image sizes, for several batch sizes, one interpreter
+  per core or one with a thread per core, and what exporting costs (``course_utils/litert.py``
+  takes its batch size and layout from this);
 - ``pipeline``: photos on disk to features, cold cache: the old path (sequential decoding,
   float32 copy, ``predict`` at batch 64), the lessons' path (parallel ``load_images``, then
   ``extract_features(uint8, preprocess=...)``), the streaming path (``folder_features``: decoding
@@ -149,11 +150,12 @@ def batch_sizes(n: int, rounds: int) -> None:
 
 
 def litert_vs_keras(n: int, rounds: int, sizes: list[int]) -> None:
-    """MobileNetV2 features in LiteRT (batch sizes, threads) vs Keras' predict and compiled call, per size."""
+    """MobileNetV2 features in LiteRT (batch sizes; a batch split between single-threaded interpreters, or
+    one interpreter with a thread per core) vs Keras' predict and compiled call, per size."""
     from course_utils import litert
 
     cores = litert.usable_cores()
-    chosen = f"LiteRT, batch {litert.BATCH_SIZE}, {cores} thread{'s' * (cores > 1)}"
+    chosen = f"LiteRT, batch {litert.BATCH_SIZE}, {cores} interpreters x 1 thread"
     rows = [_litert_at(size, n, rounds, cores, chosen) for size in sizes]
     print(f"\nimages/s (median of {rounds} interleaved rounds, {n} images), load average now "
           f"{os.getloadavg()[0]:.1f}\n")
@@ -181,10 +183,14 @@ def _litert_at(size: int, n: int, rounds: int, cores: int, chosen: str) -> str:
 
     variants = {"Keras predict, batch 32": lambda: base.predict(xf, batch_size=32, verbose=0),
                 "Keras compiled call, batch 32": run(lambda b: forward(b).numpy(), 32)}
-    for threads in sorted({1, cores}, reverse=True):
-        for bs in ((1, 4, 8, 16, 32) if threads == cores else (litert.BATCH_SIZE,)):
-            runner = litert.Runner(exported.source, threads)
-            variants[f"LiteRT, batch {bs}, {threads} thread{'s' * (threads > 1)}"] = run(runner, bs)
+    for bs in (2, 4, 8, 16, 32):
+        variants[f"LiteRT, batch {bs}, {cores} interpreters x 1 thread"] = run(
+            litert.Runner(exported.source, cores, split=True), bs)
+    for bs in (1, 4, 8):
+        variants[f"LiteRT, batch {bs}, 1 interpreter x {cores} threads"] = run(
+            litert.Runner(exported.source, cores, split=False), bs)
+    variants[f"LiteRT, batch {litert.BATCH_SIZE}, 1 interpreter x 1 thread"] = run(
+        litert.Runner(exported.source, 1), litert.BATCH_SIZE)
     medians = interleave(variants, rounds, n)
     predict, call = medians["Keras predict, batch 32"], medians["Keras compiled call, batch 32"]
     return (f"| {size} | {n / predict:.0f} | {n / call:.0f} | {n / medians[chosen]:.0f} | "

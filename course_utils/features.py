@@ -210,7 +210,7 @@ class FrozenForward:
     """A frozen base's forward pass, ready to call on batches: ``forward(batch) -> features``.
 
     ``runtime`` is where it runs (``Runtime.LITERT`` or ``Runtime.KERAS``), ``name`` says it in
-    words (e.g. ``"LiteRT 2.3.0 (XNNPACK, 2 threads)"``), ``batch_size`` is the batch that runtime
+    words (e.g. ``"LiteRT 2.3.0 (XNNPACK, 2 cores)"``), ``batch_size`` is the batch that runtime
     was measured fastest at, ``export_seconds`` the time spent exporting the base just now (0 when
     a cached export was used, or for Keras).
     """
@@ -319,7 +319,7 @@ def frozen_forward(
     ``digest`` is :func:`model_digest` when the caller has it already. Example::
 
         forward = features.frozen_forward(base, "mobilenet_v2")
-        print(forward.name)                  # LiteRT 2.3.0 (XNNPACK, 2 threads)
+        print(forward.name)                  # LiteRT 2.3.0 (XNNPACK, 2 cores)
         vectors = forward(uint8_photos[:8])  # float32 [8, 1280]
     """
     runtime = Runtime(runtime.value if isinstance(runtime, Runtime) else runtime)

@@ -15,7 +15,8 @@ within :data:`TOLERANCE` on real photos) and the fallback.
   and the converter's version. Read-only caches (``COURSE_CACHE_READONLY``, an instructor's
   copy or the grader's) are looked in too; a cache that cannot be written only costs a new
   export next time.
-- :class:`Runner` runs a file on all usable cores, one batch per call.
+- :class:`Runner` runs a file on all usable cores, one batch per call, split between one
+  single-threaded interpreter per core.
 
 Why not ``model.export(path, format="litert")``: it writes a SavedModel to disk and converts
 that, about 10 CPU-seconds for MobileNetV2 on the course's machine, where converting the traced
@@ -32,6 +33,7 @@ import os
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +45,11 @@ from course_utils import assets
 # Measured on real photos with MobileNetV2 (ImageNet weights): largest difference 6.6e-5 at 96 px
 # (features average 1.15), 2.3e-5 at 224 px (average 0.37); tests/test_litert.py checks it.
 TOLERANCE = {"rtol": 1e-3, "atol": 1e-4}
-# Images per invoke, measured on the course's 2-core CPU (bench/feature_pipeline.py litert, MobileNetV2,
-# 96-224 px): batch 4 took the least CPU time per image at every size (batch 8 up to 5% more,
-# 16 up to 18%, 32 up to 22%; batch 1 50% more at 96 px). Measured under load (9-11 on 2 cores),
-# where CPU time is the steady number.
+# Images per call, measured on the course's 2-core CPU under load 8-13 (bench/feature_pipeline.py
+# litert, MobileNetV2; CPU time per image is the steady number there): a batch of 4 split between
+# two single-threaded interpreters took 1.6 / 4.0 / 8.4 ms of CPU per image at 96 / 160 / 224 px;
+# larger batches up to 5% less at 96 px but up to 11% (8) and 28% (32) more at 160-224 px; one
+# interpreter with two threads up to 8% more.
 BATCH_SIZE = 4
 FOLDER = "litert"
 PACKAGE = "ai-edge-litert"
@@ -176,7 +179,7 @@ def export(forward, path: Path) -> Exported:
     content = convert(forward)
     probe = _probe(forward)
     expected = np.asarray(forward(probe))
-    got = Runner(content, threads=1)(probe)
+    got = Runner(content, cores=1)(probe)
     if not agree(got, expected):
         worst = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("nan")
         raise ValueError(f"the converted model disagrees with Keras (largest difference {worst:.2g}, "
@@ -186,53 +189,85 @@ def export(forward, path: Path) -> Exported:
     return Exported(content, seconds, path if written else None)
 
 
-class Runner:
-    """A ``.tflite`` file run by LiteRT's interpreter (XNNPACK for float models), one batch per call.
+class _Interpreter:
+    """One LiteRT interpreter, its input resized to each batch's shape (another size costs one re-plan)."""
 
-    ``threads`` defaults to the usable cores. The input is resized to each batch's shape (a batch
-    of another size costs one re-plan); calls are serialised, so threads may share a runner.
-    """
-
-    def __init__(self, source: Path | bytes, threads: int | None = None):
+    def __init__(self, source: Path | bytes, threads: int):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.threads = threads or usable_cores()
         if isinstance(source, bytes):
-            self._interpreter = Interpreter(model_content=source, num_threads=self.threads)
+            self.interpreter = Interpreter(model_content=source, num_threads=threads)
         else:
-            self._interpreter = Interpreter(model_path=str(source), num_threads=self.threads)
-        inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
+            self.interpreter = Interpreter(model_path=str(source), num_threads=threads)
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ValueError(f"expected one input and one output, got {len(inputs)} and {len(outputs)}")
         self._input, self._output = inputs[0]["index"], outputs[0]["index"]
         self.dtype = np.dtype(inputs[0]["dtype"])
-        self.input_shape = tuple(int(d) for d in inputs[0]["shape_signature"])  # -1: any size
-        self._interpreter.allocate_tensors()  # applies the default delegate
+        self.interpreter.allocate_tensors()  # applies the default delegate
         self._shape = tuple(int(d) for d in inputs[0]["shape"])
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if batch.shape != self._shape:
+            self.interpreter.resize_tensor_input(self._input, list(batch.shape), strict=True)
+            self.interpreter.allocate_tensors()
+            self._shape = batch.shape
+        self.interpreter.set_tensor(self._input, batch)
+        self.interpreter.invoke()  # releases the GIL: interpreters run in parallel
+        return self.interpreter.get_tensor(self._output)  # a copy
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, usable_cores() - 1), thread_name_prefix="litert")
+    return _POOL
+
+
+class Runner:
+    """A ``.tflite`` file run by LiteRT (XNNPACK for float models) on ``cores`` cores, one batch per call.
+
+    By default (``split=True``) each core gets its own single-threaded interpreter and a batch is
+    split between them, so the cores never wait for each other inside a layer: 5-13% less CPU
+    time per image than one interpreter with a thread per core (``bench/feature_pipeline.py
+    litert``), at the memory cost of one copy of the packed weights per core. ``split=False`` runs
+    one interpreter with ``cores`` threads. Calls are serialised, so threads may share a runner.
+    """
+
+    def __init__(self, source: Path | bytes, cores: int | None = None, split: bool = True):
+        self.cores = cores or usable_cores()
+        self.split = split and self.cores > 1
+        count, threads = (self.cores, 1) if self.split else (1, self.cores)
+        self._interpreters = [_Interpreter(source, threads) for _ in range(count)]
+        self.dtype = self._interpreters[0].dtype
         self._lock = threading.Lock()
         self.delegate = self._delegate()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(batch, dtype=self.dtype)
         with self._lock:
-            if batch.shape != self._shape:
-                self._interpreter.resize_tensor_input(self._input, list(batch.shape), strict=True)
-                self._interpreter.allocate_tensors()
-                self._shape = batch.shape
-            self._interpreter.set_tensor(self._input, batch)
-            self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output)  # a copy
+            parts = min(len(self._interpreters), len(batch))
+            if parts <= 1:
+                return self._interpreters[0](batch)
+            chunks = np.array_split(batch, parts)
+            others = [_pool().submit(one, chunk) for one, chunk in zip(self._interpreters[1:], chunks[1:],
+                                                                            strict=False)]
+            first = self._interpreters[0](chunks[0])
+            return np.concatenate([first] + [f.result() for f in others])
 
     def _delegate(self) -> str | None:
         """``"XNNPACK"`` when LiteRT's default CPU delegate took the graph (float models), else None."""
         try:
-            ops = self._interpreter._get_ops_details()  # no public API names the delegate
+            ops = self._interpreters[0].interpreter._get_ops_details()  # no public API names the delegate
         except Exception:  # pragma: no cover - another LiteRT layout
             return None
         return "XNNPACK" if any(op.get("op_name") == "DELEGATE" for op in ops) else None
 
     @property
     def name(self) -> str:
-        """The runtime in words, e.g. ``"LiteRT 2.3.0 (XNNPACK, 2 threads)"``."""
+        """The runtime in words, e.g. ``"LiteRT 2.3.0 (XNNPACK, 2 cores)"``."""
         kernels = self.delegate or "built-in kernels"
-        return f"LiteRT {version()} ({kernels}, {self.threads} thread{'s' if self.threads > 1 else ''})"
+        return f"LiteRT {version()} ({kernels}, {self.cores} core{'s' if self.cores > 1 else ''})"

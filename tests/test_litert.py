@@ -201,3 +201,15 @@ def test_doctor_says_where_frozen_features_run(monkeypatch):
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
     row = doctor.litert_row()
     assert row.startswith("NOT AVAILABLE") and "run in Keras" in row and "pip install ai-edge-litert" in row
+
+
+def test_a_batch_split_between_interpreters_gives_one_interpreters_features(cache):
+    model = _tiny(size=8)
+    forward = features.forward_function(model, None, "uint8")
+    content = litert.convert(forward)
+    split, whole = litert.Runner(content, cores=2), litert.Runner(content, cores=2, split=False)
+    assert split.split and not whole.split and "2 cores" in split.name
+    for n in (1, 2, 5):
+        x = _pixels(n=n)
+        assert np.allclose(split(x), whole(x), rtol=1e-6, atol=1e-6)
+        assert split(x).shape == (n, 4)

@@ -61,7 +61,7 @@ def litert_row() -> str:
         return (f"NOT AVAILABLE ({reason}): frozen features run in Keras, more slowly; "
                 f"`pip install {litert.PACKAGE}` (see requirements.txt)")
     note = f"; {features.RUNTIME_ENV}={forced} overrides it" if forced else ""
-    return (f"{litert.version()}: frozen features run there (XNNPACK, {litert.usable_cores()} threads), "
+    return (f"{litert.version()}: frozen features run there (XNNPACK, {litert.usable_cores()} cores), "
             f"Keras is the fallback{note}")
 
 
