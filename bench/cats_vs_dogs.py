@@ -42,7 +42,8 @@ Usage (from the repository root, with ``COURSE_MIRROR`` set for offline weights 
     python bench/cats_vs_dogs.py                      # all three rows (replica: ~10+ min on 2 cores)
     python bench/cats_vs_dogs.py --quick              # smoke check: subsets, 1 epoch per phase
     python bench/cats_vs_dogs.py --only course        # the course recipe and the bare passes only
-    python bench/cats_vs_dogs.py --out results.md     # also write the Markdown table to a file
+    python bench/cats_vs_dogs.py --out results.md     # also write the Markdown table (and results.json)
+    python bench/cats_vs_dogs.py --render results.json --replica-seconds 526   # the table again, no runs
     python bench/cats_vs_dogs.py --only course --replica-seconds 626   # ratio against a known time
 
 Targets: the course's recipe (cold cache) in <= 0.6x one bare Keras forward pass, at >= 97.5%
@@ -363,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="run one recipe only (course: with the bare passes)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of the course recipe and of each bare pass (interleaved)")
-    parser.add_argument("--out", type=Path, help="also write the Markdown table to this file")
+    parser.add_argument("--out", type=Path, help="also write the Markdown table to this file, and every "
+                                                 "run's measurements next to it (.json)")
+    parser.add_argument("--render", type=Path, help="print the table of an earlier run's .json; runs nothing")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--replica-seconds", type=float,
                         help="with --only course: the replica's time from an earlier run, for the ratio")
@@ -372,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.quick, args.seed, args.json)
+        return 0
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        print(markdown(saved["results"], saved["quick"], args.replica_seconds))
         return 0
     results = {}
     if args.only != "course":
@@ -385,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + table)
     if args.out:
         args.out.write_text(table)
-        print(f"wrote {args.out}")
+        args.out.with_suffix(".json").write_text(json.dumps({"quick": args.quick, "results": results}))
+        print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
     return 0
 
 
