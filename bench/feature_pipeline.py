@@ -60,10 +60,10 @@ def _cpu() -> float:
     return t.user + t.system
 
 
-def interleave(variants: dict, rounds: int, n: int) -> dict[str, float]:
+def interleave(variants: dict, rounds: int, n: int) -> dict[str, tuple[float, float]]:
     """Run each variant once untimed, then ``rounds`` interleaved timed rounds; print a table.
 
-    Returns each variant's median wall seconds.
+    Returns each variant's median wall and CPU seconds.
     """
     for fn in variants.values():
         fn()
@@ -86,7 +86,8 @@ def interleave(variants: dict, rounds: int, n: int) -> dict[str, float]:
         w = np.array(v)
         print(f"| {name} | {1000 * np.median(w[:, 0]) / n:.2f} | {n / np.median(w[:, 0]):.0f} | "
               f"{1000 * np.median(w[:, 1]) / n:.2f} | {np.median(w[:, 0]) / ref:.2f} |")
-    return {name: float(np.median(np.array(v)[:, 0])) for name, v in times.items()}
+    return {name: (float(np.median(np.array(v)[:, 0])), float(np.median(np.array(v)[:, 1])))
+            for name, v in times.items()}
 
 
 def decoders(n: int, rounds: int) -> None:
@@ -157,8 +158,8 @@ def litert_vs_keras(n: int, rounds: int, sizes: list[int]) -> None:
     cores = litert.usable_cores()
     chosen = f"LiteRT, batch {litert.BATCH_SIZE}, {cores} interpreters x 1 thread"
     rows = [_litert_at(size, n, rounds, cores, chosen) for size in sizes]
-    print(f"\nimages/s (median of {rounds} interleaved rounds, {n} images), load average now "
-          f"{os.getloadavg()[0]:.1f}\n")
+    print(f"\nimages/s / CPU ms per image (medians of {rounds} interleaved rounds, {n} images); LiteRT's "
+          f"gain, wall / CPU; load average now {os.getloadavg()[0]:.1f}\n")
     print(f"| px | Keras predict (32) | Keras compiled call (32) | {chosen} | vs predict | vs call |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))
@@ -192,9 +193,13 @@ def _litert_at(size: int, n: int, rounds: int, cores: int, chosen: str) -> str:
     variants[f"LiteRT, batch {litert.BATCH_SIZE}, 1 interpreter x 1 thread"] = run(
         litert.Runner(exported.source, 1), litert.BATCH_SIZE)
     medians = interleave(variants, rounds, n)
-    predict, call = medians["Keras predict, batch 32"], medians["Keras compiled call, batch 32"]
-    return (f"| {size} | {n / predict:.0f} | {n / call:.0f} | {n / medians[chosen]:.0f} | "
-            f"{predict / medians[chosen]:.2f}x | {call / medians[chosen]:.2f}x |")
+    (predict, predict_cpu), (call, call_cpu) = (medians["Keras predict, batch 32"],
+                                                medians["Keras compiled call, batch 32"])
+    lite, lite_cpu = medians[chosen]
+    return (f"| {size} | {n / predict:.0f} / {1000 * predict_cpu / n:.1f} | {n / call:.0f} / "
+            f"{1000 * call_cpu / n:.1f} | {n / lite:.0f} / {1000 * lite_cpu / n:.1f} | "
+            f"{predict / lite:.2f}x / {predict_cpu / lite_cpu:.2f}x | "
+            f"{call / lite:.2f}x / {call_cpu / lite_cpu:.2f}x |")
 
 
 def pipeline(n: int, rounds: int) -> None:
