@@ -45,11 +45,11 @@ from course_utils import assets
 # Measured on real photos with MobileNetV2 (ImageNet weights): largest difference 6.6e-5 at 96 px
 # (features average 1.15), 2.3e-5 at 224 px (average 0.37); tests/test_litert.py checks it.
 TOLERANCE = {"rtol": 1e-3, "atol": 1e-4}
-# Images per call, measured on the course's 2-core CPU under load 8-13 (bench/feature_pipeline.py
-# litert, MobileNetV2; CPU time per image is the steady number there): a batch of 4 split between
-# two single-threaded interpreters took 1.6 / 4.0 / 8.4 ms of CPU per image at 96 / 160 / 224 px;
-# larger batches up to 5% less at 96 px but up to 11% (8) and 28% (32) more at 160-224 px; one
-# interpreter with two threads up to 8% more.
+# Images per call, measured on the course's 2-core CPU under load 7-13 (bench/feature_pipeline.py
+# litert, MobileNetV2, two runs; CPU time per image is the steady number there): a batch of 4 split
+# between two single-threaded interpreters took 1.6-1.7 / 2.8 / 4.0-4.2 / 8.1-8.4 ms of CPU per
+# image at 96 / 128 / 160 / 224 px; batch 8 was within 10% of it either way, batches of 16 and 32
+# up to 28% more at 160-224 px, one interpreter with two threads 0-10% more.
 BATCH_SIZE = 4
 FOLDER = "litert"
 PACKAGE = "ai-edge-litert"
@@ -231,7 +231,7 @@ class Runner:
     """A ``.tflite`` file run by LiteRT (XNNPACK for float models) on ``cores`` cores, one batch per call.
 
     By default (``split=True``) each core gets its own single-threaded interpreter and a batch is
-    split between them, so the cores never wait for each other inside a layer: 5-13% less CPU
+    split between them, so the cores never wait for each other inside a layer: 0-10% less CPU
     time per image than one interpreter with a thread per core (``bench/feature_pipeline.py
     litert``), at the memory cost of one copy of the packed weights per core. ``split=False`` runs
     one interpreter with ``cores`` threads. Calls are serialised, so threads may share a runner.
