@@ -349,11 +349,13 @@ def frozen_forward(
 
 
 def _progress(total: int, verbose: bool):
+    """A progress bar redrawn at most once a second: LiteRT's small batches would redraw it hundreds
+    of times, and an executed notebook keeps every redraw."""
     if not verbose:
         return None
     import keras
 
-    return keras.utils.Progbar(total, unit_name="image")
+    return keras.utils.Progbar(total, unit_name="image", interval=1.0)
 
 
 def _cache_folder(cache_dir: Path | None) -> Path:
