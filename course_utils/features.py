@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from course_utils import assets, litert
+from course_utils.files import replace_with
 from course_utils.images import FolderReport, ImageFiles, image_batches, list_image_files
 
 # Measured on the course's 2-core CPU, MobileNetV2 at 224 px (bench/feature_pipeline.py batch):
@@ -385,15 +386,8 @@ def cached_array(key: str, compute: Callable[[], np.ndarray], cache: bool = True
         return np.load(found, allow_pickle=False), False
     array = np.asarray(compute())
     if cache:
-        _save_atomically(path, lambda p: np.save(p, array, allow_pickle=False))
+        replace_with(path, lambda p: np.save(p, array, allow_pickle=False))
     return array, True
-
-
-def _save_atomically(path: Path, save: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    save(tmp)
-    tmp.replace(path)
 
 
 def extract_features(
@@ -465,7 +459,7 @@ def extract_features(
         print(f"features: computed {len(x)} in {seconds:.1f} s ({len(x) / max(seconds, 1e-9):.0f} "
               f"images/s, {forward.name})")
     if cache:
-        _save_atomically(path, lambda p: np.save(p, feats, allow_pickle=False))
+        replace_with(path, lambda p: np.save(p, feats, allow_pickle=False))
     return feats
 
 
@@ -591,7 +585,7 @@ def folder_features(
             print(f"features: computed {len(feats)} in {seconds:.1f} s "
                   f"({len(feats) / max(seconds, 1e-9):.0f} images/s, {forward.name})")
         if cache:
-            _save_atomically(path, lambda p: np.savez(p, features=feats, ok=ok,
+            replace_with(path, lambda p: np.savez(p, features=feats, ok=ok,
                                                       outcome=np.array(outcome, dtype=str)))
     if verbose and (report.skipped or report.converted):
         print(report.summary())

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import assets
+from course_utils import assets, files
 
 # How far LiteRT's features may be from Keras' (np.allclose): float32 arithmetic in another order.
 # Measured on real photos with MobileNetV2 (ImageNet weights): largest difference 6.6e-5 at 96 px
@@ -107,22 +106,12 @@ def cached_file(name: str) -> Path | None:
 
 
 def _write_atomically(path: Path, content: bytes) -> bool:
-    """Write ``content`` to ``path`` via a temporary file and a rename; False if it cannot be written."""
+    """Write ``content`` to ``path`` atomically (:func:`files.write_bytes`); False if it cannot be written."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+        files.write_bytes(path, content)
     except OSError:
         return False
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.replace(tmp, path)
-        return True
-    except OSError:
-        return False
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return True
 
 
 def convert(forward) -> bytes:

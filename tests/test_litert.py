@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import needs_mirror
 
-from conftest import needs_mirror
 from course_utils import backbones, datasets, features, litert, seeds
 
 
