@@ -284,8 +284,8 @@ def test_goal_completes_a_lead_in_with_the_first_item():
     nb.cells = [nbformat.v4.new_markdown_cell(
         "# 01 · Intro\n\n**What you will be able to do.** After this lesson you can\n\n"
         "- explain why we reuse\n  pretrained networks;\n- write the two lines.\n\nMore.")]
-    assert site._title_and_goal(nb) == ("01 · Intro", "After this lesson you can explain why we reuse pretrained "
-                                                      "networks.")
+    goal = "After this lesson you can explain why we reuse pretrained networks."
+    assert site._title_and_goal(nb) == ("01 · Intro", goal)
     nb.cells[0].source = "# 02 · Pick\n\n**What you will be able to do.** Pick a model. By numbers."
     assert site._title_and_goal(nb)[1] == "Pick a model."
 
