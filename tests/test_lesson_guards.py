@@ -63,9 +63,7 @@ DESIGN: dict[str, set[str]] = {
 
 # lesson file name -> guards it breaks today (strict expected failures; remove an entry once fixed)
 KNOWN: dict[str, set[str]] = {
-    "03_feature_extraction.ipynb": {"prose"},
     "04_fine_tuning.ipynb": {"size", "prose"},
-    "05_data_bias.ipynb": {"size", "prose"},
     "06_overfitting.ipynb": {"size", "prose"},
     "07_domain_mismatch.ipynb": {"size", "prose"},
     "08_domain_remedies.ipynb": {"size", "prose"},
