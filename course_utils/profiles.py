@@ -123,7 +123,7 @@ LESSON_SIZES: dict[str, dict[str, tuple]] = {
         "gain_train": (60, 100, 300),         # photos per class (fewer if a class has fewer)
         "gain_val": (20, 30, 60),             # for choosing the epoch
         "gain_test": (50, 50, 100),           # for the reported numbers
-        "gain_epochs": (6, 10, 15),           # at most; validation picks one (0: head alone)
+        "gain_epochs": (6, 8, 15),            # at most; validation picks one (0: head alone)
     },
     "data_bias": {                       # lesson 05
         "seeds": (2, 3, 5),                   # >= 3 outside smoke
