@@ -97,7 +97,54 @@ def get_profile(name: str | None = None, **overrides: int) -> Profile:
 # ``SIZES = profiles.lesson_sizes("text_transfer")`` and uses ``SIZES.curve_pool``; its learner sees a
 # handful of knobs there, not a wall of per-profile tables. Knobs that never change with the profile
 # stay in the parameters cell itself.
-LESSON_SIZES: dict[str, dict[str, tuple]] = {}
+LESSON_SIZES: dict[str, dict[str, tuple]] = {
+    "what_is_transfer_learning": {       # lesson 01
+        "train_per_class": (100, 100, 500),   # labelled photos per class: few
+        "val_per_class": (50, 100, 300),      # for choosing the epoch
+        "max_epochs": (40, 60, 100),          # early stopping usually ends sooner
+    },
+    "choosing_a_model": {                # lesson 02
+        "latency_batch": (8, 16, 32),         # images per timed forward pass
+        "latency_repeats": (3, 3, 5),         # timed passes per model (the best one counts)
+    },
+    "feature_extraction": {              # lesson 03
+        "pool_per_class": (20, 200, 1000),    # the few-shot curve draws from these
+        "epochs": (5, 5, 10),                 # head epochs in the race
+        "shots": ((1, 2, 5, 20), (1, 2, 5, 10, 50, 200), (1, 2, 5, 10, 50, 200, 1000)),  # photos per class
+        "curve_seeds": (5, 10, 20),           # random draws per point of the curve
+        "other_size": (96, 128, 160),         # pixels: the same photos at another size
+    },
+    "fine_tuning": {                     # lesson 04
+        "val_per_class": (50, 100, 500),      # validation photos per class (cats vs dogs)
+        "fine_tune_epochs": (2, 3, 10),       # phase 2 and the BatchNormalization runs
+        "bn_photos": (40, 48, 200),           # photos in the one-pass BatchNormalization measurement
+        "depth_epochs": (2, 2, 3),            # the first is not timed
+        "gain_size": (96, 128, 224),          # pixels, section 6
+        "gain_train": (60, 100, 300),         # photos per class (fewer if a class has fewer)
+        "gain_val": (20, 30, 60),             # for choosing the epoch
+        "gain_test": (50, 50, 100),           # for the reported numbers
+        "gain_epochs": (6, 8, 15),            # at most; validation picks one (0: head alone)
+    },
+    "data_bias": {                       # lesson 05
+        "seeds": (2, 3, 5),                   # >= 3 outside smoke
+        "n_digits": (4000, 10000, 10000),     # Colored MNIST training digits
+        "train_per_class": (40, 100, 200),    # PACS sketches per class
+        "test_per_class": (50, 100, 110),
+    },
+    "overfitting": {                     # lesson 06
+        "train_sizes": ((5, 20), (5, 20, 100), (5, 10, 20, 50, 100)),  # training photos per class
+        "head_epochs": (40, 80, 150),         # full-batch epochs of the heads
+        "probe_per_class": (20, 100, 200),    # cats vs dogs photos per class, each probe split
+        "old_per_class": (10, 35, 100),       # unlabelled PACS photos per class to remember
+    },
+    "your_own_data": {                   # the capstone
+        "second_per_class": (10, 40, None),   # images per class of the second folder (None: all)
+        "max_per_class": (60, 300, None),     # images per class used (None: every image)
+        "sample_per_class": (60, 80, 200),    # training images per class to compare the backbones
+        "head_epochs": (40, 100, 200),        # a ceiling: early stopping ends sooner
+        "fine_tune_epochs": (1, 3, 10),
+    },
+}
 
 
 def lesson_sizes(lesson: str, name: str | None = None) -> SimpleNamespace:
