@@ -97,7 +97,19 @@ def get_profile(name: str | None = None, **overrides: int) -> Profile:
 # ``SIZES = profiles.lesson_sizes("text_transfer")`` and uses ``SIZES.curve_pool``; its learner sees a
 # handful of knobs there, not a wall of per-profile tables. Knobs that never change with the profile
 # stay in the parameters cell itself.
-LESSON_SIZES: dict[str, dict[str, tuple]] = {}
+LESSON_SIZES: dict[str, dict[str, tuple]] = {
+    "domain_mismatch": {
+        "target_unlabelled": (1000, 3000, 7000),   # MNIST-M training digits, labels unused
+        "digit_test": (600, 1800, 1800),           # MNIST and MNIST-M test digits
+        "digit_steps": (100, 150, 3000),           # training steps of the digit CNN
+        "digit_batch": (32, 64, 64),               # per domain
+        "pacs_train": (12, 40, None),              # PACS images per class and domain (None: all)
+        "pacs_val": (10, 20, None),                # validation: sketches choose a method, photos set CORAL
+        "pacs_test": (12, 40, None),
+        "pacs_steps": (150, 300, 1500),            # training steps of a PACS head
+        "bn_images": (128, 128, 256),              # unlabelled images per domain for AdaBN
+    },
+}
 
 
 def lesson_sizes(lesson: str, name: str | None = None) -> SimpleNamespace:
