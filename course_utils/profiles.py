@@ -109,6 +109,15 @@ LESSON_SIZES: dict[str, dict[str, tuple]] = {
         "pacs_steps": (150, 300, 1500),            # training steps of a PACS head
         "bn_images": (128, 128, 256),              # unlabelled images per domain for AdaBN
     },
+    "domain_remedies": {
+        "xray_steps": (100, 200, 600),        # training steps of the X-ray CNN
+        "xray_batch": (32, 64, 64),
+        "pacs_train": (12, 40, None),         # PACS images per class and source domain (None: all)
+        "pacs_val": (10, 20, None),           # labelled sketches per class, to choose
+        "pacs_test": (12, 40, None),
+        "pacs_unlabelled": (40, 40, None),    # sketches per class for self-training and the reference
+        "pacs_steps": (150, 300, 1500),       # training steps of a PACS head
+    },
 }
 
 
