@@ -131,6 +131,15 @@ LESSON_SIZES: dict[str, dict[str, tuple]] = {
         "photo_test": (15, None, None),            # PACS test photos per class to cluster (None: all)
         "min_probe_gain": (-0.05, 0.05, 0.05),     # SimCLR probe over tuned random init, 10 labels/class
     },
+    "text_transfer": {
+        "seeds": (3, 20, 20),                 # label draws: what a remedy recovers needs many
+        "curve_sizes": ([10, 30, 100, 300], [10, 30, 100, 300, 1000], [10, 30, 100, 300, 1000, 3000]),
+        "curve_pool": (450, 1500, 4500),      # SST-2 train phrases each seed draws from
+        "curve_test": (300, 800, 800),        # SST-2 dev sentences scored
+        "target_test": (200, 400, 500),       # test sentences per target domain, balanced
+        "target_pool": (300, 500, 500),       # per target: unlabelled remedies, validation, few labels
+        "n_val": (50, 100, 100),              # labelled target sentences, only for choosing a remedy
+    },
 }
 
 

@@ -64,7 +64,6 @@ KNOWN: dict[str, set[str]] = {
     "04_fine_tuning.ipynb": {"size", "prose"},
     "05_data_bias.ipynb": {"size", "prose"},
     "06_overfitting.ipynb": {"size", "prose"},
-    "10_text_transfer.ipynb": {"size", "prose"},
     "11_your_own_data.ipynb": {"size", "prose"},
 }
 
