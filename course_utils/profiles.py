@@ -144,6 +144,48 @@ LESSON_SIZES: dict[str, dict[str, tuple]] = {
         "head_epochs": (40, 100, 200),        # a ceiling: early stopping ends sooner
         "fine_tune_epochs": (1, 3, 10),
     },
+    "domain_mismatch": {
+        "target_unlabelled": (1000, 3000, 7000),   # MNIST-M training digits, labels unused
+        "digit_test": (600, 1800, 1800),           # MNIST and MNIST-M test digits
+        "digit_steps": (100, 150, 3000),           # training steps of the digit CNN
+        "digit_batch": (32, 64, 64),               # per domain
+        "pacs_train": (12, 40, None),              # PACS images per class and domain (None: all)
+        "pacs_val": (10, 20, None),                # validation: sketches choose a method, photos set CORAL
+        "pacs_test": (12, 40, None),
+        "pacs_steps": (150, 300, 1500),            # training steps of a PACS head
+        "bn_images": (128, 128, 256),              # unlabelled images per domain for AdaBN
+    },
+    "domain_remedies": {
+        "xray_steps": (100, 200, 600),        # training steps of the X-ray CNN
+        "xray_batch": (32, 64, 64),
+        "pacs_train": (12, 40, None),         # PACS images per class and source domain (None: all)
+        "pacs_val": (10, 20, None),           # labelled sketches per class, to choose
+        "pacs_test": (12, 40, None),
+        "pacs_unlabelled": (40, 40, None),    # sketches per class for self-training and the reference
+        "pacs_steps": (150, 300, 1500),       # training steps of a PACS head
+    },
+    "unsupervised_transfer": {
+        "seeds": (2, 3, 5),                        # labelled draws, head initialisation, k-means
+        "unlabelled": (2000, 10000, 10000),        # MNIST training digits, labels withheld
+        "pretrain_epochs": (2, 5, 30),             # laptop: what the 5-minute budget holds
+        "collapse_steps": (30, 80, 200),           # the positives-only demonstration
+        "labels_per_class": ([10], [1, 5, 10, 50, 100], [1, 5, 10, 50, 100, 500]),
+        "trained_counts": ([10], [10, 100], [1, 10, 100, 500]),   # where the (costly) trained variants run
+        "pool_per_class": (20, 200, 800),          # labelled pool the draws come from
+        "val_per_class": (10, 50, 100),            # labelled validation digits (steps, BatchNormalization)
+        "digit_test": (300, 2000, 10000),          # MNIST test digits
+        "photo_test": (15, None, None),            # PACS test photos per class to cluster (None: all)
+        "min_probe_gain": (-0.05, 0.05, 0.05),     # SimCLR probe over tuned random init, 10 labels/class
+    },
+    "text_transfer": {
+        "seeds": (3, 20, 20),                 # label draws: what a remedy recovers needs many
+        "curve_sizes": ([10, 30, 100, 300], [10, 30, 100, 300, 1000], [10, 30, 100, 300, 1000, 3000]),
+        "curve_pool": (450, 1500, 4500),      # SST-2 train phrases each seed draws from
+        "curve_test": (300, 800, 800),        # SST-2 dev sentences scored
+        "target_test": (200, 400, 500),       # test sentences per target domain, balanced
+        "target_pool": (300, 500, 500),       # per target: unlabelled remedies, validation, few labels
+        "n_val": (50, 100, 100),              # labelled target sentences, only for choosing a remedy
+    },
 }
 
 

@@ -63,10 +63,6 @@ DESIGN: dict[str, set[str]] = {
 
 # lesson file name -> guards it breaks today (strict expected failures; remove an entry once fixed)
 KNOWN: dict[str, set[str]] = {
-    "07_domain_mismatch.ipynb": {"size", "prose"},
-    "08_domain_remedies.ipynb": {"size", "prose"},
-    "09_unsupervised_transfer.ipynb": {"size", "prose"},
-    "10_text_transfer.ipynb": {"size", "prose"},
 }
 
 
