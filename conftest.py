@@ -63,8 +63,6 @@ def pytest_runtest_teardown(item, nextitem):
     item.cell.outputs = list(outputs)
     item.cell.execution_count = item.cell_num + 1
     if nextitem is None or getattr(nextitem, "parent", None) is not item.parent:
-        import datetime
-
         import nbformat
 
         from course_utils import report
@@ -74,18 +72,17 @@ def pytest_runtest_teardown(item, nextitem):
         nbformat.write(item.parent.nb, EXECUTED_DIR / path.name)
         key = item.nodeid.split("::")[0]
         minutes = (time.perf_counter() - _NOTEBOOK_START.get(key, time.perf_counter())) / 60
-        report.write_summary(EXECUTED_DIR, {path.stem: {
-            "profile": os.environ["COURSE_PROFILE"], "minutes": round(minutes, 2),
-            "status": "FAILED" if key in _NOTEBOOK_FAILED else "ok",
-            "headlines": report.headlines_in(item.parent.nb), "cpus": os.cpu_count(),
-            "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}})
+        report.write_summary(EXECUTED_DIR, {path.stem: report.summary_entry(
+            os.environ["COURSE_PROFILE"], "FAILED" if key in _NOTEBOOK_FAILED else "ok", minutes,
+            report.headlines_in(item.parent.nb))})
 
 
-def _missing_assets() -> list[str]:
-    """Required assets found neither in the mirror nor in the cache (lessons cannot run)."""
-    from course_utils import assets, catalog
+def _missing_assets() -> dict[str, list[str]]:
+    """Lesson slug -> the assets it needs that are missing here (found neither in the mirror nor
+    the cache, or changed): those lessons cannot run."""
+    from course_utils import fetching
 
-    return [n.asset.name for n in catalog.NEEDS if not n.optional and assets.locate(n.asset) is None]
+    return fetching.missing_for_lessons()
 
 
 def worker_scope(nodeid: str) -> str:
@@ -122,13 +119,17 @@ if LoadScopeScheduling is not None:
 
 def pytest_collection_modifyitems(config, items):
     """Grade solutions last (their lessons have filled the feature cache by then), raise nbval's
-    per-message output wait, skip the lessons when their assets are missing."""
+    per-message output wait, skip the lessons whose assets are missing."""
+    from course_utils import lessons
+
     items.sort(key=lambda item: Path(str(item.fspath)).name == "test_notebooks.py")  # stable
     cells = [item for item in items if hasattr(item, "output_timeout")]
-    missing = _missing_assets() if cells else []
+    missing = _missing_assets() if cells else {}
     for item in cells:
         item.output_timeout = NBVAL_OUTPUT_TIMEOUT
-        if missing:
+        parsed = lessons.parse_name(str(item.fspath))
+        needs = missing.get(parsed[1], []) if parsed else []
+        if needs:
             item.add_marker(pytest.mark.skip(
-                reason=f"lessons need {', '.join(missing)}: set COURSE_MIRROR or run "
+                reason=f"the lesson needs {', '.join(needs)}: set COURSE_MIRROR or run "
                        "`python -m course_utils fetch`"))

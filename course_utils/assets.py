@@ -40,6 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from course_utils import files
+
 MIRROR_ENV = "COURSE_MIRROR"
 OFFLINE_ENV = "COURSE_OFFLINE"
 FIX_HINT = (
@@ -120,11 +122,15 @@ def keras_home() -> Path:
     return Path(value).expanduser() if value else Path.home() / ".keras"
 
 
-def course_cache_dir() -> Path:
-    """Return the folder for computed caches (features): ``COURSE_CACHE`` or ``~/.keras/course_cache``."""
+def course_cache_dir(create: bool = True) -> Path:
+    """Return the folder for computed caches (features): ``COURSE_CACHE`` or ``~/.keras/course_cache``.
+
+    It is created unless ``create`` is false (the grader only looks whether it is there).
+    """
     value = os.environ.get("COURSE_CACHE", "").strip()
     path = Path(value).expanduser() if value else keras_home() / "course_cache"
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -320,20 +326,19 @@ def download(
 ) -> Path:
     """Download ``url`` to ``dest`` atomically, with a progress bar and checksum check.
 
-    The bytes go to a temporary file next to ``dest``, which replaces ``dest`` only
+    The bytes go to a temporary file next to ``dest`` (:func:`course_utils.files.replace_with`),
+    which replaces ``dest`` only
     once the size matches ``Content-Length`` and the checksum (if given) matches:
     an interrupted or corrupted download never leaves a half file behind.
     """
     from tqdm.auto import tqdm
 
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
     hashes = {"sha256": hashlib.sha256(), "md5": hashlib.md5()}
-    written = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
+
+    def write(tmp: Path) -> None:
+        written = total = 0
+        with open(tmp, "xb") as out:
             try:
                 response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - official URLs
             except Exception as exc:  # URLError, socket errors, ValueError for bad URLs
@@ -365,11 +370,8 @@ def download(
                     f"(expected {expected}, got {hashes[algorithm].hexdigest()}); "
                     "the file is corrupt or was changed: delete it and download again"
                 )
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    return files.replace_with(dest, write)
 
 
 def _check_member(target: Path, name: str, archive: Path) -> Path:

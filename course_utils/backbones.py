@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import assets
+from course_utils import assets, files
 
 KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 PUBLISHED_TOP1_SOURCE = "https://keras.io/api/applications/ (table 'Available models')"
@@ -294,9 +294,6 @@ def use_offline_weights(names: Iterable[str] | None = None, verbose: bool = True
     size), and without a mirror nothing happens: Keras downloads on first use as usual.
     Returns the paths of the course's files now in Keras' cache.
     """
-    import os
-    import shutil
-    import tempfile
 
     chosen = list(names) if names is not None else list(BACKBONES)
     wanted = {CLASS_INDEX.name: CLASS_INDEX}
@@ -315,15 +312,7 @@ def use_offline_weights(names: Iterable[str] | None = None, verbose: bool = True
             if asset.md5 and assets.file_hash(source, "md5") != asset.md5:
                 raise assets.DownloadError(f"{source} does not match Keras' md5 checksum "
                                            f"{asset.md5}: the mirror copy is damaged")
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{asset.name}.", suffix=".part", dir=folder)
-            os.close(fd)
-            try:
-                shutil.copyfile(source, tmp)
-                os.replace(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            files.copy(source, target)
             copied += 1
         if target.is_file():
             ready.append(target)

@@ -149,15 +149,6 @@ def to_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, seed: int
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def image_dataset(name: str, split: str = "train", image_size: int = 160, batch_size: int = 32,
-                  shuffle: bool | None = None, **kwargs):
-    """Return ``(tf.data.Dataset, class_names)`` for an image dataset split."""
-    images = load_images(name, split, image_size, **kwargs)
-    shuffle = (split == "train") if shuffle is None else shuffle
-    return images.as_dataset(batch_size, shuffle=shuffle, seed=kwargs.get("seed", 0)), \
-        images.class_names
-
-
 # ---------------------------------------------------------------- arrays
 
 

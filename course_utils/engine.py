@@ -21,6 +21,7 @@ serves both.
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import os
@@ -52,11 +53,34 @@ NOISE_MARKERS = ("absl::InitializeLog", "cuInit", "cudart_stub", "oneDNN custom 
                  "use_unbounded_threadpool", "TF-TRT", "running over TCP", "computation placer")
 
 
+class CellStatus(enum.Enum):
+    """How a cell ended."""
+
+    OK = "ok"
+    ERROR = "error"  # it raised; the kernel lives on
+    TIMEOUT = "timeout"  # over the cell time limit
+    DIED = "died"  # the kernel died or stopped responding (sys.exit, os._exit, a crash)
+    MEMORY = "memory"  # the watchdog killed the kernel over the memory limit
+    LIMIT = "limit"  # ... over another limit (processes, files written)
+    WALL = "wall"  # the whole run's time limit
+    NOT_RUN = "not run"
+
+    @property
+    def ran(self) -> bool:
+        """The cell ran to its end (with or without an exception) and the kernel lives."""
+        return self in (CellStatus.OK, CellStatus.ERROR)
+
+    @property
+    def stopped(self) -> bool:
+        """The run stopped at this cell: nothing after it ran."""
+        return not self.ran and self is not CellStatus.NOT_RUN
+
+
 @dataclass
 class CellRun:
-    """How one cell went: status is ok, error, timeout, died, memory, limit, wall or not run."""
+    """How one cell went, and a detail (the error, which limit)."""
 
-    status: str = "not run"
+    status: CellStatus = CellStatus.NOT_RUN
     detail: str = ""
 
 
@@ -153,7 +177,7 @@ class MemoryWatchdog:
 
     The tree is the root process and all its descendants (in a sandbox with its own PID
     namespace every process of the sandbox is one: orphans are re-parented to the
-    sandbox's own init). ``reason`` says which limit fired: ``memory`` or ``limit``.
+    sandbox's own init). ``reason`` says which limit fired: ``CellStatus.MEMORY`` or ``LIMIT``.
     """
 
     def __init__(self, pid: int, limit_mb: float | None, limits: WatchLimits | None = None,
@@ -164,7 +188,7 @@ class MemoryWatchdog:
         self.limits = limits or WatchLimits()
         self.stats = stats if stats is not None else ExecutionStats()
         self.fired = False
-        self.reason = ""
+        self.reason: CellStatus | None = None
         self.detail = ""
         self.seen: dict[int, psutil.Process] = {pid: self.root}
         self._stop = threading.Event()
@@ -199,20 +223,20 @@ class MemoryWatchdog:
         self.stats.peak_rss_mb = max(self.stats.peak_rss_mb, total / 2**20)
         self.stats.peak_processes = max(self.stats.peak_processes, len(processes))
         if total > self.limit_bytes:
-            self._fire("memory", "")
+            self._fire(CellStatus.MEMORY, "")
         elif self.limits.max_processes and len(processes) > self.limits.max_processes:
-            self._fire("limit", f"more than {self.limits.max_processes} processes")
+            self._fire(CellStatus.LIMIT, f"more than {self.limits.max_processes} processes")
         elif self.limits.folder is not None:
             used, entries = folder_usage(self.limits.folder, self.limits.folder_entries)
             if self.limits.folder_bytes and used > self.limits.folder_bytes:
-                self._fire("limit", f"wrote more than {self.limits.folder_bytes / 2**20:g} MB "
+                self._fire(CellStatus.LIMIT, f"wrote more than {self.limits.folder_bytes / 2**20:g} MB "
                            "into the grader's exchange folder")
             elif self.limits.folder_entries and entries > self.limits.folder_entries:
-                self._fire("limit", f"created more than {self.limits.folder_entries} files in the "
+                self._fire(CellStatus.LIMIT, f"created more than {self.limits.folder_entries} files in the "
                            "grader's exchange folder")
         return self.fired
 
-    def _fire(self, reason: str, detail: str) -> None:
+    def _fire(self, reason: CellStatus, detail: str) -> None:
         self.fired, self.reason, self.detail = True, reason, detail
         self.kill_all()
 
@@ -399,25 +423,25 @@ def execute(
                     continue
                 remaining = wall - (time.monotonic() - start)
                 if remaining <= 0:
-                    runs[index] = CellRun("wall", f"time limit {wall_timeout:g} s")
+                    runs[index] = CellRun(CellStatus.WALL, f"time limit {wall_timeout:g} s")
                     break
                 limited_by_wall = remaining < cell_timeout
                 client.timeout = max(1, math.ceil(min(cell_timeout, remaining)))
                 run = _execute_one(client, cell, index, watchdog, memory_limit_mb)
-                if run.status == "timeout" and limited_by_wall:
-                    run = CellRun("wall", f"time limit {wall_timeout:g} s exceeded")
-                elif run.status == "timeout":
+                if run.status is CellStatus.TIMEOUT and limited_by_wall:
+                    run = CellRun(CellStatus.WALL, f"time limit {wall_timeout:g} s exceeded")
+                elif run.status is CellStatus.TIMEOUT:
                     run.detail = f"cell timed out after {cell_timeout:g} s"
                 runs[index] = run
                 if after_cell is not None:
                     after_cell(index, run)
-                if run.status not in ("ok", "error") or (stop_on_error and run.status == "error"):
+                if not run.status.ran or (stop_on_error and run.status is CellStatus.ERROR):
                     break
     except Exception as error:  # kernel failed to start or to shut down
         first = next((i for i, run in enumerate(runs)
-                      if run.status == "not run" and nb.cells[i].cell_type == "code"), None)
+                      if run.status is CellStatus.NOT_RUN and nb.cells[i].cell_type == "code"), None)
         if first is not None:
-            runs[first] = CellRun("died", f"kernel failure: {type(error).__name__}: {error}")
+            runs[first] = CellRun(CellStatus.DIED, f"kernel failure: {type(error).__name__}: {error}")
     finally:
         if watchdog is not None:
             watchdog.stop()
@@ -439,29 +463,30 @@ def _execute_one(
 ) -> CellRun:
     """Execute one cell and classify the outcome."""
     def fired() -> CellRun:
-        if watchdog.reason == "limit":
-            return CellRun("limit", f"limit exceeded: {watchdog.detail}")
-        return CellRun("memory", f"memory limit {memory_limit_mb:g} MB exceeded")
+        if watchdog.reason is CellStatus.LIMIT:
+            return CellRun(CellStatus.LIMIT, f"limit exceeded: {watchdog.detail}")
+        return CellRun(CellStatus.MEMORY, f"memory limit {memory_limit_mb:g} MB exceeded")
 
     try:
         client.execute_cell(cell, index)
     except CellTimeoutError:
-        return fired() if watchdog.fired else CellRun("timeout")
+        return fired() if watchdog.fired else CellRun(CellStatus.TIMEOUT)
     except DeadKernelError:
-        return fired() if watchdog.fired else CellRun("died", "kernel died (sys.exit / os._exit / crash?)")
+        died = CellRun(CellStatus.DIED, "kernel died (sys.exit / os._exit / crash?)")
+        return fired() if watchdog.fired else died
     except Exception as error:
         if watchdog.fired:
             return fired()
-        return CellRun("died", f"kernel stopped responding: {type(error).__name__}: {error}")
+        return CellRun(CellStatus.DIED, f"kernel stopped responding: {type(error).__name__}: {error}")
     if watchdog.check_once():
         return fired()
     error = error_of(cell)
-    return CellRun("error", error) if error else CellRun("ok")
+    return CellRun(CellStatus.ERROR, error) if error else CellRun(CellStatus.OK)
 
 
 def first_stop(runs: list[CellRun]) -> tuple[int, CellRun] | None:
     """The first cell that did not end ``ok``, with its index, or None when all ran."""
     for index, run in enumerate(runs):
-        if run.status not in ("ok", "not run"):
+        if run.status not in (CellStatus.OK, CellStatus.NOT_RUN):
             return index, run
     return None

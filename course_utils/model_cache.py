@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils import assets
+from course_utils import assets, files
 
 
 @dataclass
@@ -198,14 +198,8 @@ def train_once(
     if verbose:
         print(f"{name}: trained in {seconds:.0f} s" + (f", cached as {weights.name}" if cache else ""))
     if cache:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = weights.with_name(weights.name.replace(".weights.h5", ".partial.weights.h5"))
-        model.save_weights(str(tmp))
-        tmp.replace(weights)
-        tmp_json = sidecar.with_suffix(".partial")
-        tmp_json.write_text(json.dumps({"name": name, "seconds": seconds, "history": history}),
-                            encoding="utf-8")
-        tmp_json.replace(sidecar)
+        files.replace_with(weights, lambda tmp: model.save_weights(str(tmp)))
+        files.write_text(sidecar, json.dumps({"name": name, "seconds": seconds, "history": history}))
     return Trained(model, history, False, seconds, weights if cache else None)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from pathlib import Path
+
+from course_utils import files
 
 ENV_VAR = "COURSE_REPORT_FILE"
 
@@ -53,21 +56,25 @@ def headlines_in(nb) -> list[dict]:
     return found
 
 
+def summary_entry(profile: str, status: str, minutes: float, headlines: list[dict], error: str = "",
+                  params: dict | None = None) -> dict:
+    """One lesson's line of ``run-summary.json`` (what the site's syllabus shows), however it ran."""
+    return {"profile": profile, "status": status, "minutes": round(minutes, 2), "headlines": headlines,
+            "error": error, "params": {name: repr(value) for name, value in (params or {}).items()},
+            "cpus": os.cpu_count(),
+            "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+
+
 def write_summary(folder: Path, entries: dict[str, dict]) -> Path:
     """Merge per-lesson run results into ``folder/run-summary.json`` and return its path.
 
-    ``entries`` maps a lesson name to ``{"profile", "status", "minutes", "headlines", ...}``;
-    lessons run earlier (``make run LESSONS=01``, then ``02``) keep their entries.
+    ``entries`` maps a lesson name to its :func:`summary_entry`; lessons run earlier
+    (``make run LESSONS=01``, then ``02``) keep their entries.
     """
-    path = Path(folder) / SUMMARY_NAME
     lessons = read_summary(folder)
     lessons.update(entries)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"lessons": dict(sorted(lessons.items()))}, indent=1) + "\n",
-                   encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return files.write_text(Path(folder) / SUMMARY_NAME,
+                            json.dumps({"lessons": dict(sorted(lessons.items()))}, indent=1) + "\n")
 
 
 def read_summary(folder: Path) -> dict[str, dict]:

@@ -7,7 +7,7 @@ first. The course keeps this thin layer only to choose ``data_dir``: a workshop'
 then TFDS' own default (``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``); and to fail offline with a
 message that says what to do instead of a download error. ``python -m course_utils fetch`` prepares
 the sets a lesson reads (``--tfds``: all of :data:`course_utils.catalog.TFDS_SETS`) and copies them
-into a mirror (``--to``).
+into a mirror (``--to``), through :mod:`course_utils.fetching`.
 
 Preparing needs TFDS' original download files, no network when they are on disk already: Debian's
 ``dataset-fashion-mnist`` installs Fashion-MNIST's four ``.gz`` files, which its build stripped of
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from course_utils import assets, catalog
+from course_utils import assets, catalog, files
 
 
 @dataclass(frozen=True)
@@ -233,10 +233,5 @@ def copy_to(name: str, mirror: Path) -> str:
     dest = Path(mirror) / catalog.TFDS_DIRNAME / found.path.relative_to(found.data_dir)
     if _version_dirs(Path(mirror) / catalog.TFDS_DIRNAME, name) and dest.is_dir():
         return "already there"
-    tmp = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(found.path, tmp)
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
+    files.copy(found.path, dest)
     return f"copied from the {found.source}"

@@ -1,22 +1,12 @@
-"""Fixtures for the unit tests: the offline mirror, and isolated Keras caches."""
+"""Fixtures for the unit tests: isolated Keras caches, with or without the offline mirror.
+
+Helpers that tests import (the mirror, stand-in networks) are in ``helpers.py``.
+"""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent  # the environment is set in ../conftest.py
-
-
-def mirror() -> Path | None:
-    """Return the configured mirror, if it exists."""
-    value = os.environ.get("COURSE_MIRROR")
-    return Path(value) if value and Path(value).is_dir() else None
-
-
-needs_mirror = pytest.mark.skipif(mirror() is None, reason="needs COURSE_MIRROR (the course mirror)")
+from helpers import mirror
 
 
 @pytest.fixture
@@ -38,14 +28,3 @@ def mirror_only(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "course_cache"))
     return mirror()
-
-
-def tiny_backbone(size: int = 8):
-    """A pooled stand-in for MobileNetV2 with more than 20 layers (so the checks count it as a backbone)."""
-    import keras
-
-    inputs = keras.Input((size, size, 3))
-    x = inputs
-    for _ in range(21):
-        x = keras.layers.Conv2D(3, 1)(x)
-    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="tiny_base")

@@ -72,7 +72,7 @@ def test_use_offline_weights_makes_the_canonical_keras_call_work_offline(tmp_pat
     import subprocess
     import sys
 
-    from conftest import ROOT, mirror
+    from helpers import ROOT, mirror
 
     if mirror() is None:
         pytest.skip("needs COURSE_MIRROR")

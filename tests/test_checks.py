@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils.grading.notebook import parse_check_call
-from course_utils.grading.registry import (
+from course_utils.checks.registry import (
     CheckFailed,
     CheckResult,
     check,
@@ -19,6 +18,7 @@ from course_utils.grading.registry import (
     register_check,
     run_check,
 )
+from course_utils.grading.notebook import parse_check_call
 
 FIXTURES = Path(__file__).resolve().parent / "grading_fixtures"
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +73,7 @@ def test_parse_check_call() -> None:
 def test_lesson_checks_import_without_tensorflow() -> None:
     """Importing checks (lesson 01 included) must not import TensorFlow or Keras."""
     code = (
-        "import sys, course_utils.grading.registry as c; c.get_check('01.frozen_base');"
+        "import sys, course_utils.checks.registry as c; c.get_check('01.frozen_base');"
         "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run(

@@ -14,16 +14,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror, tiny_backbone  # noqa: E402
+from helpers import needs_mirror, tiny_backbone  # noqa: E402
+
+from course_utils.checks.registry import run_check  # noqa: E402
 from course_utils.grading.artifacts import capture_source, load_artifacts  # noqa: E402
-from course_utils.grading.registry import run_check  # noqa: E402
-
-
-def tiny_base() -> keras.Model:
-    """A two-layer stand-in for MobileNetV2."""
-    inputs = keras.Input((8,))
-    x = keras.layers.Dense(4, activation="relu")(inputs)
-    return keras.Model(inputs, keras.layers.Dense(4)(x))
 
 
 def tiny_head(units: int, activation: str, loss: str | None) -> keras.Model:
@@ -46,10 +40,10 @@ def captured(tmp_path: Path, **values: object) -> dict[str, object]:
 
 def test_frozen_base_hint_and_genuine_weights(tmp_path: Path) -> None:
     """An unfrozen base fails with a count and the fix; a frozen stand-in is not MobileNetV2."""
-    base = tiny_base()
+    base = tiny_backbone()
     outcome = run_check("01.frozen_base", base=base)
     assert outcome.points == 0
-    assert "2 trainable layers" in outcome.message and "base.trainable = False" in outcome.message
+    assert "21 trainable layers" in outcome.message and "base.trainable = False" in outcome.message
     base.trainable = False
     outcome = run_check("01.frozen_base", **captured(tmp_path, base=base))
     assert outcome.points == 0 and "is not MobileNetV2" in outcome.message
@@ -178,7 +172,7 @@ def test_fake_validation_set_and_constant_models_earn_only_the_head_points() -> 
 @needs_mirror
 def test_pixel_baseline_is_a_real_baseline() -> None:
     """The grader's own from-scratch baseline learns something, and far less than transfer."""
-    from course_utils.grading.checks import common, lesson01
+    from course_utils.checks import common, lesson01
 
     clf, pixels = lesson01.pixel_baseline()
     photos = common.held_out_images("cats_and_dogs", 32, per_class=lesson01.TEST_PER_CLASS,

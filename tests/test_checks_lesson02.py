@@ -7,16 +7,17 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror  # noqa: E402
+from helpers import needs_mirror  # noqa: E402
+
 from course_utils import backbones  # noqa: E402
-from course_utils.grading.checks.lesson02 import (  # noqa: E402
+from course_utils.checks.lesson02 import (  # noqa: E402
     KERAS_TABLE,
     KERAS_TABLE_BARS,
     UNSEEN_CASES,
     reference_fastest,
     unseen_pixels,
 )
-from course_utils.grading.registry import run_check  # noqa: E402
+from course_utils.checks.registry import run_check  # noqa: E402
 
 RAW = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3)).astype(np.uint8)
 

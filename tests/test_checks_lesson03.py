@@ -7,8 +7,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror, tiny_backbone  # noqa: E402
-from course_utils.grading.registry import run_check  # noqa: E402
+from helpers import needs_mirror, tiny_backbone  # noqa: E402
+
+from course_utils.checks.registry import run_check  # noqa: E402
 
 
 def head(n: int = 3, activation: str = "sigmoid", bias: float = 0.0) -> keras.Model:
@@ -48,7 +49,7 @@ def test_frozen_features_passes_with_the_imagenet_base(genuine_base):
 def test_features_recomputed_uses_its_own_photos_and_base(genuine_base):
     """The lesson's first training photos, through the check's own base: right features pass."""
     from course_utils import datasets, profiles
-    from course_utils.grading.checks.lesson03 import reference_features
+    from course_utils.checks.lesson03 import reference_features
 
     train = datasets.load_images("cats_and_dogs", "train", 32,
                                  per_class=profiles.get_profile().train_per_class, seed=42, verbose=False)
@@ -106,7 +107,7 @@ def test_augmentation_inside_rejects_augmentation_after_the_base_and_head_only()
 
 
 def test_choose_on_validation_recomputes_the_probe_scores():
-    from course_utils.grading.checks import lesson03
+    from course_utils.checks import lesson03
 
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1], 20)

@@ -6,23 +6,14 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror  # noqa: E402
-from course_utils.grading.registry import run_check  # noqa: E402
+from helpers import needs_mirror, tiny_backbone  # noqa: E402
 
-
-def tiny_base(size: int = 8) -> keras.Model:
-    """A pooled stand-in for MobileNetV2: 11 conv + BatchNormalization pairs (> 20 layers)."""
-    inputs = keras.Input((size, size, 3))
-    x = inputs
-    for _ in range(11):
-        x = keras.layers.Conv2D(3, 1)(x)
-        x = keras.layers.BatchNormalization()(x)
-    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="tiny_base")
+from course_utils.checks.registry import run_check  # noqa: E402
 
 
 def fine_tunable(freeze_bn: bool = True, freeze_bottom: bool = True, lr: float = 1e-5,
                  unfreeze: bool = True, base: keras.Model | None = None, start: int = 10) -> keras.Model:
-    base = base or tiny_base()
+    base = base or tiny_backbone(batchnorm=True)
     base.trainable = unfreeze
     for i, layer in enumerate(base.layers):
         if unfreeze:
@@ -108,9 +99,10 @@ def test_logits_loss_pairs_linear_output_with_from_logits():
 
 
 def test_pairing_problem_compares_with_the_reference_diagnosis():
-    from course_utils.grading.checks import lesson04
+    from course_utils.checks import lesson04
+    from course_utils.exercise_data.fine_tuning import suspect_heads
 
-    right = [lesson04.reference_pairing(h) for h in lesson04.suspect_heads().values()]
+    right = [lesson04.reference_pairing(h) for h in suspect_heads().values()]
     assert sorted(set(right)) == sorted(lesson04.PAIRING_ANSWERS)  # every diagnosis occurs
     assert run_check("04.pairing_problem", answers=right).passed
     wrong = run_check("04.pairing_problem", answers=["ok"] * 4)
@@ -121,7 +113,7 @@ def test_pairing_problem_compares_with_the_reference_diagnosis():
 
 
 def test_reference_pairing_reads_a_separate_activation_layer():
-    from course_utils.grading.checks import lesson04
+    from course_utils.checks import lesson04
 
     head = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1), keras.layers.Activation("sigmoid")])
     head.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True))

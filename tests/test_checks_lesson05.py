@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.grading.registry import run_check
+from course_utils.checks.registry import run_check
 from course_utils.methods import fairness
 
 
@@ -27,7 +27,7 @@ def test_class_weights_check():
 
 
 def test_reference_threshold_keeps_the_recall_and_maximises_precision():
-    from course_utils.grading.checks import lesson05
+    from course_utils.checks import lesson05
 
     y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
     p = np.array([0.9, 0.8, 0.35, 0.2, 0.7, 0.3, 0.1, 0.05])
@@ -42,7 +42,7 @@ def test_pick_threshold_checks():
     p = np.array([0.9, 0.6, 0.4, 0.1])
     assert run_check("05.pick_threshold", threshold=0.6, p=p, y=y).passed
     assert "expected 0.6" in run_check("05.pick_threshold", threshold=0.5, p=p, y=y).message
-    from course_utils.grading.checks import lesson05
+    from course_utils.checks import lesson05
 
     answers = [lesson05.reference_threshold(p_, y_, r) for p_, y_, r in lesson05.unseen_threshold_cases()]
     assert run_check("05.pick_threshold_unseen", answers=answers).passed

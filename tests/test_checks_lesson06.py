@@ -6,7 +6,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from course_utils.grading.registry import run_check  # noqa: E402
+from helpers import tiny_backbone  # noqa: E402
+
+from course_utils.checks.registry import run_check  # noqa: E402
 
 
 def test_early_stopping_hints():
@@ -25,18 +27,8 @@ def test_head_regularised():
     assert run_check("06.head_regularised", head=dropped).passed
 
 
-def tiny_base():
-    inputs = keras.Input((8, 8, 3))
-    x = inputs
-    for _ in range(3):
-        x = keras.layers.Conv2D(4, 3, padding="same")(x)
-        x = keras.layers.BatchNormalization()(x)
-        x = keras.layers.ReLU()(x)
-    return keras.Model(inputs, x)
-
-
 def test_unfreeze_top():
-    model = tiny_base()
+    model = tiny_backbone(batchnorm=True)
     model.trainable = True
     for layer in model.layers[:-3]:
         layer.trainable = False
@@ -45,7 +37,7 @@ def test_unfreeze_top():
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
     assert run_check("06.unfreeze_top", model=model, n=3).passed
-    everything = tiny_base()
+    everything = tiny_backbone(batchnorm=True)
     outcome = run_check("06.unfreeze_top", model=everything, n=3)
     assert outcome.points == 0 and "frozen" in outcome.message
 
@@ -60,7 +52,7 @@ def test_choose_remedy_wants_the_best_on_validation():
 
 def test_unfreeze_top_hidden_runs_only_on_the_lessons_small_base():
     """The hidden check's model must be the lesson's MobileNetV2 0.35, not an easier stand-in."""
-    from course_utils.grading.checks.lesson06 import small_base
+    from course_utils.checks.lesson06 import small_base
 
     model = small_base()
     model.trainable = True
@@ -70,7 +62,7 @@ def test_unfreeze_top_hidden_runs_only_on_the_lessons_small_base():
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
     assert run_check("06.unfreeze_top_hidden", model=model).passed
-    stand_in = tiny_base()
+    stand_in = tiny_backbone(batchnorm=True)
     for layer in stand_in.layers:
         layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
     outcome = run_check("06.unfreeze_top_hidden", model=stand_in)

@@ -7,9 +7,11 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror  # noqa: E402
-from course_utils.grading.checks.lesson07 import coral_pairs, coral_reference  # noqa: E402
-from course_utils.grading.registry import run_check  # noqa: E402
+from helpers import needs_mirror  # noqa: E402
+
+from course_utils.checks.lesson07 import coral_reference  # noqa: E402
+from course_utils.checks.registry import run_check  # noqa: E402
+from course_utils.exercise_data.domain_mismatch import coral_pairs  # noqa: E402
 from course_utils.taught import domain_mismatch as taught07  # noqa: E402
 
 
@@ -63,7 +65,7 @@ def test_shift_diagnosis_wants_fair_numbers_and_the_class_cause() -> None:
 
 @needs_mirror
 def test_sorted_pair_is_one_domain_sorted_by_class() -> None:
-    from course_utils.grading.checks.lesson07 import shifted_pair, sorted_pair
+    from course_utils.exercise_data.domain_mismatch import shifted_pair, sorted_pair
 
     a, b = sorted_pair()
     assert a.shape == b.shape == (2000, 32, 32, 3)

@@ -13,10 +13,12 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror  # noqa: E402
+from helpers import needs_mirror  # noqa: E402
+
 from course_utils import seeds  # noqa: E402
-from course_utils.grading.checks import lesson09 as checks  # noqa: E402
-from course_utils.grading.registry import run_check  # noqa: E402
+from course_utils.checks import lesson09 as checks  # noqa: E402
+from course_utils.checks.registry import run_check  # noqa: E402
+from course_utils.exercise_data import unsupervised_transfer as exercise  # noqa: E402
 from course_utils.taught.unsupervised_transfer import projection_head, small_encoder  # noqa: E402
 
 
@@ -62,8 +64,8 @@ def truth(runs, labelled, evaluation):
 
 @needs_mirror
 def test_collapse_diagnosis_accepts_the_measured_verdicts_and_explains_wrong_ones(runs) -> None:
-    spreads, probes, collapsed, best = truth(runs, checks.exercise_digits("labelled"),
-                                             checks.exercise_digits("validation"))
+    spreads, probes, collapsed, best = truth(runs, exercise.exercise_digits("labelled"),
+                                             exercise.exercise_digits("validation"))
     assert collapsed["A"] and spreads["A"] < 0.05, spreads
     right = artifacts(runs, spreads=spreads, probe_accuracy=probes, collapsed=collapsed, transfer=best)
     assert run_check("09.collapse_diagnosis", **right).passed
@@ -79,8 +81,8 @@ def test_collapse_diagnosis_accepts_the_measured_verdicts_and_explains_wrong_one
 
 @needs_mirror
 def test_collapse_checks_refuse_a_network_twice_another_architecture_and_a_changed_run_b(runs) -> None:
-    spreads, probes, collapsed, best = truth(runs, checks.exercise_digits("labelled"),
-                                             checks.exercise_digits("validation"))
+    spreads, probes, collapsed, best = truth(runs, exercise.exercise_digits("labelled"),
+                                             exercise.exercise_digits("validation"))
     right = artifacts(runs, spreads=spreads, probe_accuracy=probes, collapsed=collapsed, transfer=best)
     twice = {**right, "encoder_b": right["encoder_c"]}
     assert "same network" in run_check("09.collapse_diagnosis", **twice).message
@@ -88,8 +90,8 @@ def test_collapse_checks_refuse_a_network_twice_another_architecture_and_a_chang
     assert "not the lesson's" in run_check("09.collapse_diagnosis", **{**right, "encoder_c": other}).message
 
     hidden = {k: v for k, v in right.items() if k not in ("spreads", "probe_accuracy")}
-    *_, hidden_collapsed, hidden_best = truth(runs, checks._labelled(checks.HIDDEN_LABELLED_FROM, seed=1),
-                                              checks._digits(checks.HIDDEN_EVAL))
+    *_, hidden_collapsed, hidden_best = truth(runs, exercise.labelled(checks.HIDDEN_LABELLED_FROM, seed=1),
+                                              exercise.digits(checks.HIDDEN_EVAL))
     hidden = {**hidden, "collapsed": hidden_collapsed, "transfer": hidden_best}
     assert run_check("09.collapse_diagnosis_hidden", **hidden).passed
     not_b = {**hidden, "encoder_b": encoder(checks.RUN_SEED + 1)}
@@ -105,9 +107,9 @@ def candidates() -> dict[str, keras.Model]:
 @needs_mirror
 def test_temperature_check_wants_validation_scores_and_the_best_of_them(candidates) -> None:
     encoders = checks._candidate_encoders(candidates)
-    labelled = checks.exercise_digits("labelled")
-    val = checks._probe_all(encoders, labelled, checks.exercise_digits("validation"))
-    test = checks._probe_all(encoders, labelled, checks.exercise_digits("test"))
+    labelled = exercise.exercise_digits("labelled")
+    val = checks._probe_all(encoders, labelled, exercise.exercise_digits("validation"))
+    test = checks._probe_all(encoders, labelled, exercise.exercise_digits("test"))
     chosen = max(val, key=val.get)
     assert chosen != "1.0" and val["1.0"] < 0.2, val  # the dead encoder is at chance
     right = {**candidates, "val_accuracy": val, "chosen": chosen, "test_accuracy": test[chosen]}

@@ -7,8 +7,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from course_utils.grading.checks.lesson10 import mean_pool_reference, pooling_case  # noqa: E402
-from course_utils.grading.registry import run_check  # noqa: E402
+from course_utils.checks.lesson10 import mean_pool_reference  # noqa: E402
+from course_utils.checks.registry import run_check  # noqa: E402
+from course_utils.exercise_data.text_transfer import pooling_case  # noqa: E402
 from course_utils.taught import text_transfer as taught10  # noqa: E402
 
 

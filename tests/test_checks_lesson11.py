@@ -9,14 +9,15 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from conftest import needs_mirror  # noqa: E402
-from course_utils.grading.registry import run_check  # noqa: E402
+from helpers import needs_mirror  # noqa: E402
+
+from course_utils.checks.registry import run_check  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def messy(tmp_path_factory):
     from course_utils import datasets
-    from course_utils.grading.checks import lesson11
+    from course_utils.checks import lesson11
     from course_utils.methods import own_data
 
     if datasets.DATASETS.get("hymenoptera") is None:
@@ -29,7 +30,7 @@ def messy(tmp_path_factory):
 
 @needs_mirror
 def test_the_audit_checks_name_what_is_missing_or_extra(messy):
-    from course_utils.grading.checks import lesson11
+    from course_utils.checks import lesson11
     from course_utils.methods import own_data
 
     unusable, leaked = lesson11._truth(messy)

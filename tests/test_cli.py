@@ -8,8 +8,8 @@ import sys
 
 import nbformat
 import pytest
+from helpers import ROOT, needs_mirror
 
-from conftest import ROOT, needs_mirror
 from course_utils.cli import run as runner
 
 
@@ -83,10 +83,12 @@ def test_grade_prints_one_row_per_submission_with_its_points():
 
     from course_utils.cli import grade
     from course_utils.grading.reports import CheckScore, SubmissionResult
+    from course_utils.grading.sandbox import SandboxStatus
 
-    good = SubmissionResult("ana.ipynb", Path("ana.ipynb"), "03", sandbox="bwrap 0.8.0",
+    good = SubmissionResult("ana.ipynb", Path("ana.ipynb"), "03", sandbox=SandboxStatus(True, "bubblewrap"),
                             checks=[CheckScore("03.probe", "probe", 2, 2), CheckScore("03.c", "c", 0, 1)])
-    broken = SubmissionResult("bo.ipynb", Path("bo.ipynb"), None, error="not a notebook", sandbox="none")
+    broken = SubmissionResult("bo.ipynb", Path("bo.ipynb"), None, error="not a notebook",
+                              sandbox=SandboxStatus(False, "none"))
     table = grade.results_table([good, broken])
     lines = table.splitlines()
     assert any("ana.ipynb" in line and "2" in line for line in lines), table

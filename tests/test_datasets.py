@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import needs_mirror
 
-from conftest import needs_mirror
 from course_utils import datasets
 
 

@@ -4,7 +4,8 @@ Every submission is graded in one sandboxed run (module fixture), each hostile o
 followed by an honest one (a copy of ``perfect``), so a hostile submission can neither
 stop the grading of the next ones nor change their grade. The run uses its own asset
 mirror, Keras home, feature cache and temporary folder, which the tests then inspect.
-The hostile cases, one or more per root cause, are described in make_fixtures.py.
+The hostile cases, one or more per root cause, are the files of grading_fixtures/cases/, each
+saying what it attacks and why it fails.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 
 from course_utils.grading import sandbox
 from course_utils.grading.grader import SubmissionResult, grade_submissions, plan_execution
+from course_utils.grading.plan import StepKind
 
 FIXTURES = Path(__file__).resolve().parent / "grading_fixtures"
 SOLUTIONS = FIXTURES / "solutions"
@@ -47,7 +49,7 @@ EXPECTED = {
     "infinite_loop": (1, 0, 0, 0),
     "memory_hog": (1, 0, 0, 0),
     "delete_files": (1, 2, 1, 2),
-    # Attacks on the grader (root causes of the sandbox issue), see make_fixtures.py.
+    # Attacks on the grader (root causes of the sandbox issue), see grading_fixtures/cases/.
     "forge_artifacts": (0, 0, 0, 0),
     "plant_code": (0, 0, 0, 0),
     "prefill_results": (0, 0, 0, 0),
@@ -175,7 +177,7 @@ def test_scores(graded: dict, case: str) -> None:
     """Each submission earns exactly the points its real work earns, in the sandbox."""
     result = by_case(graded, case)
     assert result.error is None
-    assert result.sandbox == "bwrap"
+    assert result.sandbox is not None and result.sandbox.label == "bwrap"
     points = tuple(check.points for check in result.checks)
     assert points == EXPECTED[case], [(c.key, c.points, c.message) for c in result.checks]
     assert result.max_score == 6
@@ -305,13 +307,13 @@ def test_plan_inserts_hidden_checks_and_restores_deleted_ones() -> None:
     steps, notes = plan_execution(solution, submission)
     kinds = [(s.kind, s.check.key if s.check else s.cell_number) for s in steps]
     assert kinds == [
-        ("student", 2),
-        ("student", 3),
-        ("capture", "99.squares"),
-        ("student", 4),
-        ("capture", "99.normalise"),
-        ("capture", "99.normalise_hidden"),
-        ("student", 6),
-        ("capture", "99.accuracy"),
+        (StepKind.STUDENT, 2),
+        (StepKind.STUDENT, 3),
+        (StepKind.CAPTURE, "99.squares"),
+        (StepKind.STUDENT, 4),
+        (StepKind.CAPTURE, "99.normalise"),
+        (StepKind.CAPTURE, "99.normalise_hidden"),
+        (StepKind.STUDENT, 6),
+        (StepKind.CAPTURE, "99.accuracy"),
     ]
     assert notes == ["the check cell for 99.squares was deleted; the original was restored"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.engine import CellRun
+from course_utils.engine import CellRun, CellStatus
 from course_utils.grading import grader, sandbox
 from course_utils.grading.artifacts import UnsafeFile, collect_capture, read_bounded
 from course_utils.grading.notebook import find_solution, lesson_of
@@ -18,6 +18,23 @@ from course_utils.grading.notebook import find_solution, lesson_of
 FIXTURES = Path(__file__).resolve().parent / "grading_fixtures"
 SOLUTIONS = FIXTURES / "solutions"
 BLANK = FIXTURES / "submissions" / "99_fixture-blank.ipynb"
+
+
+def test_fixture_submissions_are_their_case_files() -> None:
+    """The committed fixture notebooks are what make_fixtures.py builds from cases/ (no stale copy)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    exercise = nbformat.read(FIXTURES / "exercises" / "99_fixture.ipynb", as_version=4)
+    cases = make.cases()
+    assert {f"99_fixture-{case.stem}.ipynb" for case in cases} == {
+        path.name for path in (FIXTURES / "submissions").glob("*.ipynb")}
+    for case in cases:
+        expected = make.notebook_text(make.submission(exercise, case))
+        assert (FIXTURES / "submissions" / f"99_fixture-{case.stem}.ipynb").read_text() == expected, (
+            f"run: python tests/grading_fixtures/make_fixtures.py ({case.name} changed)")
 
 
 def test_read_submission_refuses_links_fifos_and_oversized_files(tmp_path: Path) -> None:
@@ -112,7 +129,7 @@ def test_results_file_only_counts_expected_keys(tmp_path: Path) -> None:
              {"key": "99.a", "points": 99, "message": "second"}]
     (tmp_path / "r.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n")
     assert grader._read_results(tmp_path / "r.jsonl", {"99.a", "99.b"}) == {
-        "99.a": {"points": 1.0, "message": "ok"}}
+        "99.a": grader.Outcome(1.0, "ok")}
     assert grader._read_results(tmp_path / "missing.jsonl", {"99.a"}) == {}
 
 
@@ -127,22 +144,22 @@ def plan() -> tuple[list[grader.GradedCheck], list[grader.Step]]:
 def test_classify_stops_and_score_checks() -> None:
     """A timeout in cell 5 stops execution: later checks say why, earlier ones keep their points."""
     checks, steps = plan()
-    runs = [CellRun("ok"), CellRun("error", "NameError: x"), CellRun("ok"),
-            CellRun("timeout", "cell timed out after 9 s"), *[CellRun() for _ in steps[4:]]]
-    notes, stop = grader.classify_stops(steps, runs)
-    assert stop == "cell 5: cell timed out after 9 s"
+    runs = [CellRun(CellStatus.OK), CellRun(CellStatus.ERROR, "NameError: x"), CellRun(CellStatus.OK),
+            CellRun(CellStatus.TIMEOUT, "cell timed out after 9 s"), *[CellRun() for _ in steps[4:]]]
+    grading = grader.Grading(checks, steps, runs, collected={"99.squares": Path("/nowhere")},
+                             outcomes={"99.squares": grader.Outcome(5.0, "too many")})
+    notes = grader.classify_stops(grading)
+    assert grading.stop == "cell 5: cell timed out after 9 s"
     assert notes == ["execution stopped: cell 5: cell timed out after 9 s", "cell 3 raised NameError: x"]
-    collected = {"99.squares": Path("/nowhere")}
-    outcomes = {"99.squares": {"points": 5.0, "message": "too many"}}
-    scores = grader.score_checks(checks, steps, runs, collected, {}, outcomes, None, stop)
+    scores = grader.score_checks(grading)
     assert [(s.key, s.points) for s in scores] == [("99.squares", 2.0), ("99.normalise", 0.0),
                                                    ("99.normalise_hidden", 0.0), ("99.accuracy", 0.0)]
     assert scores[1].message == "not graded: the notebook stopped earlier (cell 5: cell timed out after 9 s)"
-    runs[4] = CellRun("memory", "memory limit 9 MB exceeded")  # the capture cell itself
-    scores = grader.score_checks(checks, steps, runs, collected, {}, outcomes, None, stop)
+    runs[4] = CellRun(CellStatus.MEMORY, "memory limit 9 MB exceeded")  # the capture cell itself
+    scores = grader.score_checks(grading)
     assert scores[1].message == "not graded: cell 6: memory limit 9 MB exceeded"
-    problems = {"99.squares": "z.npy was not collected"}
-    scores = grader.score_checks(checks, steps, runs, collected, problems, outcomes, None, stop)
+    grading.problems = {"99.squares": "z.npy was not collected"}
+    scores = grader.score_checks(grading)
     assert (scores[0].points, scores[0].message) == (0.0, "not graded: z.npy was not collected")
 
 
@@ -154,9 +171,11 @@ def test_feedback_names_are_unique_and_safe() -> None:
 
 
 def test_csv_lists_every_submission_with_its_sandbox(tmp_path: Path) -> None:
-    results = [grader.SubmissionResult("a.ipynb", Path("a.ipynb"), "99", sandbox="bwrap",
+    results = [grader.SubmissionResult("a.ipynb", Path("a.ipynb"), "99",
+                                       sandbox=sandbox.SandboxStatus(True, "bubblewrap 0.8.0"),
                                        checks=[grader.CheckScore("99.a", "99.a", 1, 2)]),
-               grader.SubmissionResult("b.ipynb", Path("b.ipynb"), None, sandbox="NONE (off)",
+               grader.SubmissionResult("b.ipynb", Path("b.ipynb"), None,
+                                       sandbox=sandbox.SandboxStatus(False, "off"),
                                        error="refused: x")]
     target = tmp_path / "g.csv"
     target.symlink_to(tmp_path / "elsewhere.csv")  # replaced, not followed

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+from course_utils import lessons
+
+LESSONS = [lesson.notebook for lesson in lessons.all_lessons()]
 
 MAX_CELLS = 35
 MAX_CHARS = 30_000

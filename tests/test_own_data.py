@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import ROOT, needs_mirror
 from PIL import Image
 
-from conftest import ROOT, needs_mirror
 from course_utils.images import ImageFolderError
 from course_utils.methods import own_data
 

@@ -22,8 +22,9 @@ from urllib.parse import unquote, urlparse
 
 import nbformat
 import pytest
+from helpers import ROOT
 
-from conftest import ROOT
+from course_utils import lessons as course_lessons
 from course_utils import report
 from course_utils.cli import site
 
@@ -45,7 +46,7 @@ SCREENSHOT_MAX_HEIGHT = 16_000  # pixels; Chromium draws no taller surface
 @pytest.fixture(scope="module")
 def built_site() -> Path:
     """The site built from build/smoke/ (skipped when no lesson has been executed)."""
-    if not any(EXECUTED.glob(site.LESSON_GLOB)):
+    if not course_lessons.notebooks_in(EXECUTED):
         pytest.skip(f"no executed lessons in {EXECUTED}: run the lessons first "
                     "(`make test` runs notebooks/ before tests/ and writes them there)")
     start = time.perf_counter()
@@ -290,7 +291,7 @@ def test_a_new_lesson_is_picked_up_without_configuration(tmp_path):
     nbformat.write(_lesson_nb("11 · Later", "Not run yet."), notebooks / "11_later.ipynb")
     report.write_summary(executed, {"10_nlp": {"profile": "smoke", "status": "ok", "minutes": 1.25,
                                                "headlines": [{"label": "val accuracy", "value": "0.91"}]}})
-    lessons = site.find_lessons(executed, notebooks, exercises)
+    lessons = site.find_lessons(executed, tmp_path)
     assert [les.name for les in lessons] == ["10_nlp", "11_later"]
     nlp, later = lessons
     assert (nlp.title, nlp.goal, nlp.headlines) == ("10 · NLP transfer", "Reuse a text model.",

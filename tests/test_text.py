@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import ROOT, needs_mirror
 
-from conftest import ROOT, needs_mirror
 from course_utils import assets, datasets, text_encoders
 from course_utils.methods import text
 

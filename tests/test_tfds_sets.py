@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils import assets, catalog, datasets, tfds_sets
+from course_utils import assets, catalog, datasets, fetching, tfds_sets
 from course_utils.cli import doctor
 
 FASHION = tfds_sets.get("fashion_mnist")
@@ -80,12 +80,17 @@ def test_a_set_prepared_nowhere_is_a_clear_error_offline(offline_with):
     assert str(offline_with / catalog.TFDS_DIRNAME) in message  # every place it looked
 
 
+def fetched(to):
+    """What ``fetch --to`` did with each TFDS set: name -> message."""
+    return {result.name: result.message for result in fetching.fetch_tfds(to=to)}
+
+
 def test_fetch_to_copies_prepared_sets_into_a_usb_mirror(offline_with, tmp_path, monkeypatch):
     usb = tmp_path / "usb"
-    results = dict(catalog.fetch_tfds(to=usb))
+    results = fetched(usb)
     assert results["tfds:mnist"] == "copied from the mirror"
     assert results["tfds:tf_flowers"].startswith("not prepared (optional)")
-    assert dict(catalog.fetch_tfds(to=usb))["tfds:mnist"] == "already there"
+    assert fetched(usb)["tfds:mnist"] == "already there"
     monkeypatch.setenv("COURSE_MIRROR", str(usb))
     assert tfds_sets.locate("mnist").source == "mirror"
     assert len(list(tfds_sets.load("mnist", "test"))) == 10
@@ -95,6 +100,7 @@ def test_doctor_says_where_each_set_is(offline_with):
     rows = {row["asset"]: row for row in doctor.tfds_rows()}
     assert rows["tfds:mnist"]["status"] == "prepared" and rows["tfds:mnist"]["from"].startswith("mirror")
     assert rows["tfds:tf_flowers"]["status"] == "not prepared (optional)"
+    assert rows["tfds:mnist"]["found"].state is fetching.TfdsState.PREPARED
 
 
 # ---------------------------------------------------------------- Fashion-MNIST from Debian's files
@@ -195,7 +201,7 @@ def test_doctor_row_and_fetch_to_a_usb_mirror(fashion_home, debian_files, tmp_pa
     row = {r["asset"]: r for r in doctor.tfds_rows()}["tfds:fashion_mnist"]
     assert row["status"] == "prepared" and row["from"].startswith("cache")
     usb = tmp_path / "usb"
-    assert dict(catalog.fetch_tfds(to=usb))["tfds:fashion_mnist"] == "copied from the cache"
+    assert fetched(usb)["tfds:fashion_mnist"] == "copied from the cache"
     _isolate(monkeypatch, tmp_path / "empty_home", tmp_path)
     monkeypatch.setenv("COURSE_MIRROR", str(usb))
     found = tfds_sets.locate("fashion_mnist")

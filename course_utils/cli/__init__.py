@@ -1,7 +1,8 @@
 """The course's command line: ``python -m course_utils {doctor,fetch,run,site,release,taught,grade}``.
 
 Every subcommand is declared here; each lives in its own module and is imported only
-when used, so ``doctor --help`` does not import TensorFlow.
+when used, so ``doctor --help`` does not import TensorFlow, and only ``grade`` and ``release``
+import the grader (``course_utils.grading``).
 """
 
 from __future__ import annotations
@@ -11,23 +12,21 @@ import os
 import sys
 from pathlib import Path
 
-PROFILES = ["smoke", "laptop", "full"]
+from course_utils import profiles
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("doctor", help="show versions, devices, profile and every asset's status")
-    p.add_argument("--profile", choices=PROFILES)
-    p = sub.add_parser("fetch", help="download everything a profile needs (cache or --to DIR)")
-    p.add_argument("--profile", choices=PROFILES)
+    sub.add_parser("doctor", help="show versions, devices, profile and every asset's status")
+    p = sub.add_parser("fetch", help="download everything the lessons need (cache or --to DIR)")
     p.add_argument("--to", type=Path, help="write a mirror-layout folder here (e.g. a USB stick)")
     p.add_argument("--tfds", action="store_true",
                    help="also download and prepare the TensorFlow Datasets sets (optional, 230 MB)")
     p = sub.add_parser("run", help="execute lessons headless, write build/*.ipynb and *.html")
     p.add_argument("lessons", nargs="*", help="lesson numbers or names (default: all)")
-    p.add_argument("--profile", choices=PROFILES)
+    p.add_argument("--profile", choices=list(profiles.PROFILES))
     p.add_argument("--out", type=Path, help="output folder (default: build/)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameters-cell value, e.g. -p EPOCHS=3")
@@ -58,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doctor":
         from course_utils.cli import doctor
 
-        return doctor.run(args.profile)
+        return doctor.run()
     if args.command == "fetch":
-        return _fetch(args.profile, args.to, args.tfds)
+        return _fetch(args.to, args.tfds)
     if args.command == "run":
         from course_utils.cli import run
 
@@ -83,18 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     return 2  # pragma: no cover
 
 
-def _fetch(profile: str | None, to: Path | None, tfds: bool = False) -> int:
+def _fetch(to: Path | None, tfds: bool = False) -> int:
     """Fetch every asset; exit 1 if a required one is still missing."""
-    from course_utils import catalog
+    from course_utils import fetching
 
-    print(f"Fetching what the {profile or 'current'} profile needs"
-          + (f" into {to}" if to else " into your Keras cache") + " ...")
-    results = catalog.fetch(profile, to, tfds=tfds)
-    width = max(len(name) for name, _ in results)
-    for name, status in results:
-        print(f"  {name.ljust(width)}  {status}")
-    missing = [n for n, s in results if s.startswith("MISSING") and "(optional)" not in s]
-    return 1 if missing else 0
+    print("Fetching what the lessons need" + (f" into {to}" if to else " into your Keras cache") + " ...")
+    results = fetching.fetch(to, tfds=tfds)
+    width = max(len(r.name) for r in results)
+    for r in results:
+        shown = r.message if r.state is fetching.State.AVAILABLE else f"{r.state.value}: {r.message}"
+        print(f"  {r.name.ljust(width)}  {shown}")
+    return 1 if any(r.state.blocks for r in results) else 0
 
 
 def _release(solutions: str, exercises: str, check_only: bool) -> int:

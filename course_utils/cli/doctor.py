@@ -6,7 +6,7 @@ import os
 import platform
 import sys
 
-from course_utils import assets, catalog, profiles, tfds_sets
+from course_utils import assets, catalog, fetching, lessons, profiles, tfds_sets
 from course_utils.cli.table import format_table
 
 
@@ -33,8 +33,8 @@ def environment_rows() -> list[tuple[str, str]]:
     try:
         from importlib.metadata import version
 
-        rows.append(("tensorflow-datasets", f"{version('tensorflow-datasets')} (lesson 11 reads "
-                                            "<split>/<class>/<image> folders with it; tfds: rows below)"))
+        rows.append(("tensorflow-datasets", f"{version('tensorflow-datasets')} (tfds.load, and image "
+                                            "folders laid out <split>/<class>/<image>; tfds: rows below)"))
     except Exception:  # noqa: BLE001
         rows.append(("tensorflow-datasets", "NOT INSTALLED: pip install -r requirements.txt"))
     rows.append(("profile", f"{profiles.current_name()} ({profiles.ENV_VAR})"))
@@ -61,89 +61,53 @@ def sandbox_row() -> str:
             "instructor grading needs this)")
 
 
-def asset_rows(profile: str | None = None) -> list[dict]:
-    """Return one row per asset: name, kind, lessons, status and where it was found.
-
-    Files with a known checksum are verified: a changed one is ``CHANGED`` (and counts as missing).
-    """
+def asset_rows() -> list[dict]:
+    """Return one row per asset: name, kind, lessons, status and where it was found."""
     rows = []
-    for need in catalog.needs_for(profile):
-        found = assets.locate(need.asset)
-        status = "available" if found else ("missing (optional)" if need.optional else "MISSING")
-        changed = None
-        if found is not None and need.asset.file_sha256:
-            try:
-                assets.verify(need.asset, found)
-            except assets.AssetChangedError as exc:
-                status, changed = "CHANGED", str(exc)
-        rows.append({
-            "asset": need.asset.name,
-            "kind": need.asset.kind,
-            "lessons": " ".join(need.lessons),
-            "status": status,
-            "from": found.source if found else "-",
-            "need": need,
-            "changed": changed,
-        })
+    for need in catalog.NEEDS:
+        found = fetching.status(need)
+        rows.append({"asset": need.asset.name, "kind": need.asset.kind,
+                     "lessons": " ".join(lessons.numbers_of(need.lessons)), "status": found.state.value,
+                     "from": found.found.source if found.found else "-", "found": found})
     return rows
 
 
 def tfds_rows() -> list[dict]:
-    """Return one row per TensorFlow Datasets set of the catalogue: prepared where, or how to get it.
-
-    Not prepared is fine where it can be prepared here (its original files are on disk, or downloads
-    are allowed): the first ``tfds_load`` or ``fetch`` does it. A set a lesson reads that cannot be
-    prepared offline is ``MISSING``.
-    """
+    """Return one row per TensorFlow Datasets set of the catalogue: prepared where, or how to get it."""
     rows = []
     for tfds_set in catalog.TFDS_SETS:
-        found = tfds_sets.locate(tfds_set.name)
-        source = None if found else tfds_sets.local_source(tfds_set.name)
-        fetch = "`python -m course_utils fetch" + ("`" if tfds_set.lessons else " --tfds`")
-        if found:
-            status, where = "prepared", f"{found.source} ({found.path})"
-        elif source is not None:
-            status, where = "not prepared", f"run {fetch} (from {source}, no network)"
-        elif not assets.offline():
-            status = "not prepared" + ("" if tfds_set.lessons else " (optional)")
-            where = f"run {fetch} (downloads it)"
-        elif tfds_set.lessons:
-            status = "MISSING"
-            where = (f"`apt-get install {tfds_set.source_package}`, or " if tfds_set.source_package
-                     else "") + "run `python -m course_utils fetch` online"
-        else:
-            status, where = "not prepared (optional)", f"run {fetch} online"
+        found = fetching.tfds_status(tfds_set)
         rows.append({"asset": f"tfds:{tfds_set.name}", "kind": "tfds",
-                     "lessons": " ".join(tfds_set.lessons) or "-", "status": status, "from": where})
+                     "lessons": " ".join(lessons.numbers_of(tfds_set.lessons)) or "-",
+                     "status": found.state.value, "from": found.where, "found": found})
     return rows
 
 
-def run(profile: str | None = None) -> int:
-    """Print the doctor's report; return 0 only when everything the profile needs is there."""
+def run() -> int:
+    """Print the doctor's report; return 0 only when everything the lessons need is there."""
     print("Transfer learning with Keras 3 -- course doctor\n")
     env = environment_rows()
     width = max(len(k) for k, _ in env)
     for key, value in env:
         print(f"{key.ljust(width)}  {value}")
     print()
-    rows, sets = asset_rows(profile), tfds_rows()
+    rows, sets = asset_rows(), tfds_rows()
     print(format_table(rows + sets, ["asset", "kind", "lessons", "status", "from"]))
-    if any(r["status"] != "prepared" for r in sets):
+    if any(r["found"].state is not fetching.TfdsState.PREPARED for r in sets):
         print("\n`datasets.tfds_load(name, split)` reads the tfds: sets above with `tfds.load`; "
               "`python -m course_utils fetch` prepares those a lesson reads (`--tfds`: all).")
-    missing = [r for r in rows if r["status"] in ("MISSING", "CHANGED")]
-    missing_sets = [r for r in sets if r["status"] == "MISSING"]
-    for r in missing_sets:
-        print("\n" + tfds_sets.missing_message(r["asset"].removeprefix("tfds:")))
+    missing = [r["found"] for r in rows if r["found"].state.blocks]
+    missing_sets = [r["found"] for r in sets if r["found"].state is fetching.TfdsState.MISSING]
+    for found in missing_sets:
+        print("\n" + tfds_sets.missing_message(found.tfds_set.name))
     if not missing and not missing_sets:
-        print(f"\nAll {len(rows)} assets the {profile or profiles.current_name()} profile needs are "
-              "available. You can work offline.")
+        print(f"\nAll {len(rows)} assets the lessons need are available. You can work offline.")
         return 0
     if not missing:
         return 1
     print(f"\n{len(missing)} needed asset(s) missing:\n")
-    for r in missing:
-        print((r["changed"] or assets.describe_search(r["need"].asset, fix=False)) + "\n")
+    for found in missing:
+        print((found.detail or assets.describe_search(found.need.asset, fix=False)) + "\n")
     print(assets.FIX_HINT)
     if os.environ.get(assets.MIRROR_ENV) is None:
         print("Tip: CI and workshops keep a mirror folder; set COURSE_MIRROR to use it.")

@@ -5,39 +5,52 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from course_utils.cli.table import format_table
-from course_utils.grading import grader, reports
+
+if TYPE_CHECKING:
+    from course_utils.grading.reports import SubmissionResult
+
+# The grader (and its snapshot of the package's sources) is imported only when grading runs;
+# its defaults fill the arguments left unset then (a test keeps these choices the grader's).
+SANDBOX_CHOICES = ("auto", "require", "off")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``grade`` subcommand's arguments."""
+    """The ``grade`` subcommand's arguments (defaults: ``course_utils.grading.grader``'s)."""
     parser.add_argument("submissions", nargs="+", help="notebooks or folders of notebooks")
     parser.add_argument("--solutions", default="solutions", help="solution notebooks folder")
     parser.add_argument("--csv", help="write one row per submission to this CSV file")
     parser.add_argument("--feedback", help="write one Markdown feedback file per submission here")
-    parser.add_argument("--cell-timeout", type=float, default=grader.DEFAULT_CELL_TIMEOUT)
-    parser.add_argument("--memory-limit-mb", type=float, default=grader.DEFAULT_MEMORY_LIMIT_MB)
-    parser.add_argument("--submission-timeout", type=float, default=grader.DEFAULT_SUBMISSION_TIMEOUT)
-    parser.add_argument("--check-timeout", type=float, default=grader.DEFAULT_CHECK_TIMEOUT)
+    parser.add_argument("--cell-timeout", type=float, help="seconds per cell")
+    parser.add_argument("--memory-limit-mb", type=float, help="resident memory of a submission's kernel")
+    parser.add_argument("--submission-timeout", type=float, help="seconds per submission")
+    parser.add_argument("--check-timeout", type=float, help="seconds for a submission's checks")
     parser.add_argument("--checks-module", action="append", default=[],
                         help="extra module (dotted name or .py path) registering checks; repeatable")
-    parser.add_argument("--sandbox", choices=grader.SANDBOX_MODES, default="auto",
+    parser.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto",
                         help="run each submission in a bubblewrap sandbox: auto (when available, "
                              "with a loud warning otherwise), require (fail without one), off")
 
 
-def results_table(results: list[grader.SubmissionResult]) -> str:
+LIMITS = ("cell_timeout", "memory_limit_mb", "submission_timeout", "check_timeout")
+
+
+def results_table(results: list[SubmissionResult]) -> str:
     """A table: submission, score, max, points per check, and the error if grading failed."""
+    from course_utils.grading import reports
+
     columns = reports.check_columns(results)
     rows = []
     for result in results:
         row = {"submission": result.submission, "score": f"{result.score:g}",
-               "max": f"{result.max_score:g}", "error": result.error or "", "sandbox": result.sandbox}
+               "max": f"{result.max_score:g}", "error": result.error or "",
+               "sandbox": reports.sandbox_label(result)}
         row.update({check.key: f"{check.points:g}" for check in result.checks})
         rows.append(row)
     shown = ["submission", "score", "max", *columns]
-    if any(not result.sandbox.startswith("bwrap") for result in results):
+    if any(result.sandbox is None or not result.sandbox.available for result in results):
         shown.append("sandbox")
     if any(result.error for result in results):
         shown.append("error")
@@ -49,16 +62,20 @@ def run(args: argparse.Namespace) -> int:
     # A SIGTERM (kill, Ctrl-C's cousin from a scheduler) unwinds normally: the running
     # submission's sandbox is killed and its temporary folder removed; the CSV is complete.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    from course_utils.grading import grader
+
+    limits = {name: getattr(args, name) for name in LIMITS if getattr(args, name) is not None}
     try:
         results = grader.grade_submissions(
             args.submissions, solutions_dir=args.solutions, csv=args.csv, feedback_dir=args.feedback,
-            cell_timeout=args.cell_timeout, memory_limit_mb=args.memory_limit_mb,
-            submission_timeout=args.submission_timeout, check_timeout=args.check_timeout,
-            checks_modules=args.checks_module, verbose=True, sandbox_mode=args.sandbox)
+            checks_modules=args.checks_module, verbose=True, sandbox_mode=args.sandbox, **limits)
     except RuntimeError as error:
         print(f"error: {error}")
         return 2
     print(results_table(results))
-    if results and not results[0].sandbox.startswith("bwrap"):
-        print(f"\nWARNING: graded WITHOUT a sandbox: {results[0].sandbox}. See docs/grading.md.")
+    from course_utils.grading import reports
+
+    if results and reports.unsandboxed(results[0]):
+        print(f"\nWARNING: graded WITHOUT a sandbox: {reports.sandbox_label(results[0])}. "
+              "See docs/grading.md.")
     return 1 if any(result.error for result in results) else 0

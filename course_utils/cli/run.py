@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import datetime
-import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -13,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils import engine, profiles, report
+from course_utils import engine, lessons, profiles, report
 from course_utils.cli.table import format_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,24 +32,20 @@ class LessonResult:
     html: Path | None = None
 
 
-def find_lessons(selectors: list[str] | None = None, folder: Path | None = None) -> list[Path]:
-    """Return lesson notebooks: all of ``notebooks/``, or those matching ``01``, names or paths."""
-    folder = folder or ROOT / "notebooks"
-    everything = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+def find_lessons(selectors: list[str] | None = None) -> list[Path]:
+    """Lesson notebooks: every lesson, or those named by number, name or path (``01``, ``05_data``)."""
     if not selectors:
-        return everything
+        return [lesson.notebook for lesson in lessons.all_lessons()]
     chosen = []
     for sel in selectors:
         path = Path(sel)
         if path.suffix == ".ipynb" and path.exists():
             chosen.append(path)
             continue
-        matches = [p for p in everything if p.stem == sel or p.name.startswith(f"{sel}_")
-                   or p.stem.startswith(sel)]
-        if not matches:
-            names = ", ".join(p.stem for p in everything)
-            raise SystemExit(f"no lesson matches {sel!r}; lessons: {names}")
-        chosen.extend(matches)
+        try:
+            chosen.append(lessons.find(sel).notebook)
+        except LookupError as error:
+            raise SystemExit(str(error)) from None
     return chosen
 
 
@@ -98,7 +92,7 @@ def execute_notebook(
         runs = engine.execute(nb, path.parent, kernel_env, timeout, stop_on_error=True, kernel_log=log)
         headlines = report.read_headlines(report_file)
     stop = engine.first_stop(runs)
-    error = "" if stop is None else f"cell {stop[0] + 1}: {stop[1].detail or stop[1].status}"[:400]
+    error = "" if stop is None else f"cell {stop[0] + 1}: {stop[1].detail or stop[1].status.value}"[:400]
     result = LessonResult(
         lesson=path.stem,
         status="FAILED" if error else "ok",
@@ -158,17 +152,9 @@ def run(selectors: list[str] | None = None, profile: str | None = None, out_dir:
         print(f"      {result.status} in {result.minutes:.1f} min"
               + (f" -- {result.error}" if result.error else ""), flush=True)
         results.append(result)
-        report.write_summary(out_dir, {result.lesson: summary_entry(result, profile, params)})
+        report.write_summary(out_dir, {result.lesson: report.summary_entry(
+            profile, result.status, result.minutes, result.headlines, result.error, params)})
     print()
     print(summary_table(results))
     print(f"\n(also in {out_dir / report.SUMMARY_NAME}; `make site` builds the website from it)")
     return results
-
-
-def summary_entry(result: LessonResult, profile: str, params: dict | None = None) -> dict:
-    """One lesson's line of ``run-summary.json``: what the site's syllabus shows."""
-    return {"profile": profile, "status": result.status, "minutes": round(result.minutes, 2),
-            "headlines": result.headlines, "error": result.error,
-            "params": {name: repr(value) for name, value in (params or {}).items()},
-            "cpus": os.cpu_count(),
-            "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}

@@ -27,10 +27,10 @@ from pathlib import Path
 import nbformat
 
 from course_utils import engine, report
+from course_utils import lessons as course_lessons
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_DIR = ROOT / "site"  # conf.py, the home and "run it yourself" page templates, CSS
-LESSON_GLOB = "[0-9][0-9]_*.ipynb"
 CONTEXT_FILE = "_course.json"  # in the staged sources: what setup() needs per page
 LONG_OUTPUT_LINES = 30  # a text output longer than this is collapsed (or scrolled, next to a figure)
 README_SECTIONS_MARK = re.compile(r"<!-- course:readme (.+?) -->")
@@ -115,27 +115,25 @@ def _code_sources(nb) -> list[str]:
             and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
 
 
-def find_lessons(executed_dir: Path, notebooks: Path | None = None,
-                 exercises: Path | None = None) -> list[Lesson]:
-    """Every ``notebooks/NN_*.ipynb`` with its executed copy in ``executed_dir`` (if any)."""
-    notebooks = notebooks or ROOT / "notebooks"
-    exercises = exercises or ROOT / "exercises"
+def find_lessons(executed_dir: Path, root: Path | None = None) -> list[Lesson]:
+    """Every lesson of the course at ``root`` (default: this checkout) with its executed copy in
+    ``executed_dir`` (if any)."""
     summary = report.read_summary(executed_dir)
     lessons = []
-    for source in sorted(notebooks.glob(LESSON_GLOB)):
+    for record in course_lessons.all_lessons(root):
+        source = record.notebook
         executed = executed_dir / source.name
         src_nb = nbformat.read(source, as_version=4)
         nb = nbformat.read(executed, as_version=4) if executed.exists() else src_nb
         title, goal = _title_and_goal(nb)
         entry = summary.get(source.stem, {}) if executed.exists() else {}
-        exercise = exercises / source.name
         lessons.append(Lesson(
             source=source, executed=executed if executed.exists() else None,
             title=title or source.stem, goal=goal, entry=entry,
             headlines=entry.get("headlines") or (report.headlines_in(nb) if executed.exists() else []),
             figures=image_outputs(nb) if executed.exists() else 0,
             stale=executed.exists() and _code_sources(src_nb) != _code_sources(nb),
-            exercise=exercise if exercise.exists() else None))
+            exercise=record.exercise))
     return lessons
 
 
@@ -458,7 +456,7 @@ def stage(executed_dir: Path, src: Path) -> list[Lesson]:
     src.mkdir(parents=True)
     lessons = find_lessons(executed_dir)
     if not lessons:
-        raise SystemExit(f"no lessons in {ROOT / 'notebooks'} (expected {LESSON_GLOB})")
+        raise SystemExit(f"no lessons in {ROOT / 'notebooks'} (expected NN_name.ipynb)")
     settings = repository_settings()
     profiles = {les.entry.get("profile") for les in lessons if les.entry}
     how = ("the test suite (`make test`)" if profiles == {"smoke"} and executed_dir.name == "smoke"
@@ -491,7 +489,7 @@ def build(executed_dir: Path | None = None, out_dir: Path | None = None, quiet: 
 
     executed_dir = Path(executed_dir or ROOT / "build")
     out_dir = Path(out_dir or ROOT / "build" / "site")
-    if not any(executed_dir.glob(LESSON_GLOB)):
+    if not course_lessons.notebooks_in(executed_dir):
         print(f"No executed lessons in {executed_dir}/: run `make run` first (the laptop profile), or "
               "build from the test suite's smoke outputs with `make site EXECUTED=build/smoke`.",
               file=sys.stderr)

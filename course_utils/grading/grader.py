@@ -15,7 +15,9 @@ check functions on those copies.
 own tests (the way nbgrader composes preprocessors)::
 
     read_submission -> load_solution -> plan_execution -> prepare_box -> execute_plan
-      -> classify_stops -> collect_artifacts -> run_checks -> score_checks
+      (-> ArtifactCollector after each cell) -> classify_stops -> run_checks -> score_checks
+
+The steps after planning share one :class:`Grading` record: what each found, for the next.
 
 :func:`grade_submissions` runs it for a folder, rewrites the CSV after every submission
 (every submission has a row from the start) and writes one feedback file each.
@@ -31,14 +33,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
-from course_utils import assets, engine
-from course_utils.engine import CellRun, ExecutionStats
+from course_utils import assets, engine, files
+from course_utils.checks.registry import get_check, is_module_path, load_checks_module
+from course_utils.engine import CellRun, CellStatus, ExecutionStats
 from course_utils.grading import sandbox
 from course_utils.grading.artifacts import (
     UnsafeFile,
@@ -52,12 +55,10 @@ from course_utils.grading.notebook import (
     parse_notebook,
     read_notebook,
 )
-from course_utils.grading.plan import GradedCheck, Step, plan_execution, solution_checks
-from course_utils.grading.registry import get_check, load_checks_module
+from course_utils.grading.plan import GradedCheck, Step, StepKind, plan_execution, solution_checks
 from course_utils.grading.reports import (
     CheckScore,
     SubmissionResult,
-    _write_new,
     feedback_names,
     safe_name,
     write_csv,
@@ -80,7 +81,6 @@ MAX_EXCHANGE_BYTES = 2 * 2**30  # everything the kernel may write into the excha
 MAX_EXCHANGE_ENTRIES = 20_000
 MAX_PROCESSES = 256
 MAX_RESULTS_BYTES = 2**20
-SANDBOX_MODES = ("auto", "require", "off")
 PACKAGE_IN_SANDBOX = "/course/pkg"
 WORK_IN_SANDBOX = f"{sandbox.SANDBOX_HOME}/work"
 CACHE_IN_SANDBOX = f"{sandbox.SANDBOX_HOME}/.cache/course"
@@ -90,7 +90,6 @@ PASSED_ENV = ("COURSE_PROFILE", "TF_CPP_MIN_LOG_LEVEL", "OMP_NUM_THREADS", "TF_N
               "TF_NUM_INTEROP_THREADS", "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND", "CUDA_VISIBLE_DEVICES",
               "PYTHONHASHSEED")
 
-STOP_STATUSES = ("timeout", "died", "memory", "limit", "wall")
 
 
 class SubmissionRefused(Exception):
@@ -115,6 +114,28 @@ class GradingConfig:
         """The kernel-enforced per-process limits of kernels and check workers."""
         return sandbox.Limits(address_space_mb=self.memory_limit_mb + ADDRESS_SPACE_HEADROOM_MB,
                               processes=MAX_PROCESSES)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the check worker reported for one check."""
+
+    points: float
+    message: str
+
+
+@dataclass
+class Grading:
+    """One submission's grading as it goes: the plan and what each step found, for the next."""
+
+    checks: list[GradedCheck]  # every check of the lesson, in the solution's order, with its points
+    steps: list[Step]  # the cells executed
+    runs: list[CellRun] = field(default_factory=list)  # how each of those cells went
+    stop: str | None = None  # why execution stopped early, for the student
+    collected: dict[str, Path] = field(default_factory=dict)  # check key -> its artifacts' copies
+    problems: dict[str, str] = field(default_factory=dict)  # check key -> why they were refused
+    outcomes: dict[str, Outcome] = field(default_factory=dict)  # check key -> the worker's result
+    worker_error: str | None = None  # why the check worker gave no result (timeout, crash)
 
 
 @dataclass
@@ -270,7 +291,7 @@ def _asset_paths() -> list[Path]:
     home = assets.keras_home()
     if home.is_dir():
         paths.append(home.resolve())
-    cache = Path(os.environ.get("COURSE_CACHE", "").strip() or home / "course_cache").expanduser()
+    cache = assets.course_cache_dir(create=False)
     if cache.is_dir():
         paths.append(cache.resolve())
     return list(dict.fromkeys(paths))
@@ -283,7 +304,7 @@ def _passed_env() -> dict[str, str]:
 def _cache_env(cache_dir: str) -> dict[str, str]:
     """COURSE_CACHE private, the instructor's cache read-only, the Keras cache where it is."""
     home = assets.keras_home()
-    host_cache = Path(os.environ.get("COURSE_CACHE", "").strip() or home / "course_cache").expanduser()
+    host_cache = assets.course_cache_dir(create=False)
     env = {"COURSE_CACHE": cache_dir, "KERAS_HOME": str(home.resolve()) if home.is_dir()
            else f"{sandbox.SANDBOX_HOME}/.keras"}
     if host_cache.is_dir():
@@ -355,7 +376,7 @@ def execute_plan(steps: list[Step], box: Box, name: str, config: GradingConfig,
     """Run the plan's cells in a fresh kernel (sandboxed when available); every process dies."""
     sources = []
     for index, step in enumerate(steps):
-        if step.kind == "capture":
+        if step.kind is StepKind.CAPTURE:
             assert step.check is not None
             sources.append(capture_source(step.check.key, step.check.artifacts, box.capture_dir(index)))
         else:
@@ -389,18 +410,19 @@ def execute_plan(steps: list[Step], box: Box, name: str, config: GradingConfig,
 def _stop_message(run: CellRun, step: Step) -> str:
     """Describe why execution stopped, naming the submission cell when known."""
     where = f"cell {step.cell_number}" if step.cell_number else "a grader cell"
-    return run.detail if run.status == "wall" else f"{where}: {run.detail}"
+    return run.detail if run.status is CellStatus.WALL else f"{where}: {run.detail}"
 
 
-def classify_stops(steps: list[Step], runs: list[CellRun]) -> tuple[list[str], str | None]:
-    """Notes for the student (why execution stopped, which cells raised) and the stop reason."""
-    stop = next((_stop_message(run, steps[i]) for i, run in enumerate(runs)
-                 if run.status in STOP_STATUSES), None)
-    notes = [f"execution stopped: {stop}"] if stop else []
+def classify_stops(grading: Grading) -> list[str]:
+    """Notes for the student (why execution stopped, which cells raised); sets ``grading.stop``."""
+    steps, runs = grading.steps, grading.runs
+    grading.stop = next((_stop_message(run, steps[i]) for i, run in enumerate(runs) if run.status.stopped),
+                        None)
+    notes = [f"execution stopped: {grading.stop}"] if grading.stop else []
     for step, run in zip(steps, runs, strict=True):
-        if step.kind == "student" and run.status == "error":
+        if step.kind is StepKind.STUDENT and run.status is CellStatus.ERROR:
             notes.append(f"cell {step.cell_number} raised {run.detail[:300]}")
-    return notes, stop
+    return notes
 
 
 # --------------------------------------------------------------------------- 7. collect
@@ -417,47 +439,36 @@ class ArtifactCollector:
     never read again.
     """
 
-    def __init__(self, steps: list[Step], box: Box) -> None:
-        self.steps = steps
+    def __init__(self, grading: Grading, box: Box) -> None:
+        self.grading = grading
         self.box = box
-        self.collected: dict[str, Path] = {}
-        self.problems: dict[str, str] = {}
         self.bytes_left = MAX_EXCHANGE_BYTES
         (box.root / "artifacts").mkdir(mode=0o700, exist_ok=True)
 
     def __call__(self, index: int, run: CellRun) -> None:
-        step = self.steps[index]
-        if step.kind != "capture" or step.check is None or run.status not in ("ok", "error"):
+        step = self.grading.steps[index]
+        if step.kind is not StepKind.CAPTURE or step.check is None or not run.status.ran:
             return
         target = self.box.root / "artifacts" / f"step{index}"
         issues = collect_capture(self.box.capture_dir(index), list(step.check.artifacts), target,
                                  MAX_ARTIFACT_BYTES, self.bytes_left)
         self.bytes_left -= sum(p.stat().st_size for p in target.iterdir())
-        self.collected[step.check.key] = target
+        self.grading.collected[step.check.key] = target
         if issues:
-            self.problems[step.check.key] = "; ".join(issues)
-
-
-def collect_artifacts(steps: list[Step], runs: list[CellRun], box: Box
-                      ) -> tuple[dict[str, Path], dict[str, str]]:
-    """Collect every capture whose cell ran (what :class:`ArtifactCollector` does cell by cell)."""
-    collector = ArtifactCollector(steps, box)
-    for index, run in enumerate(runs):
-        collector(index, run)
-    return collector.collected, collector.problems
+            self.grading.problems[step.check.key] = "; ".join(issues)
 
 
 # --------------------------------------------------------------------------- 8. checks
 
 
-def run_checks(steps: list[Step], collected: dict[str, Path], problems: dict[str, str], box: Box,
-               config: GradingConfig) -> tuple[dict[str, dict], str | None]:
-    """Run the collected checks in an isolated (sandboxed) process; results by key, and an error."""
-    items = [(step.check, collected[step.check.key]) for step in steps
-             if step.check is not None and step.check.key in collected
-             and step.check.key not in problems]
+def run_checks(grading: Grading, box: Box, config: GradingConfig) -> None:
+    """Run the collected checks in an isolated (sandboxed) process: sets ``grading.outcomes`` by check
+    key, and ``grading.worker_error`` when the worker failed."""
+    items = [(step.check, grading.collected[step.check.key]) for step in grading.steps
+             if step.check is not None and step.check.key in grading.collected
+             and step.check.key not in grading.problems]
     if not items:
-        return {}, None
+        return
     work = Path(tempfile.mkdtemp(prefix="checks-", dir=box.root))  # created after the kernel died
     inside = GRADER_IN_SANDBOX if box.sandboxed else str(work)
     _write_package(work / "pkg")
@@ -469,14 +480,14 @@ def run_checks(steps: list[Step], collected: dict[str, Path], problems: dict[str
             modules.append(module)
         else:
             (work / "checks" / str(number)).mkdir()
-            _write_new(work / "checks" / str(number) / module, source)
+            files.write_new(work / "checks" / str(number) / module, source)
             modules.append(f"{inside}/checks/{number}/{module}")
     artifacts = box.root / "artifacts"
     artifacts_inside = f"{GRADER_IN_SANDBOX}/artifacts" if box.sandboxed else str(artifacts)
     job = {"checks_modules": modules, "items": [
         {"key": check.key, "check": check.name, "artifacts": list(check.artifacts),
          "dir": f"{artifacts_inside}/{folder.name}"} for check, folder in items]}
-    _write_new(work / "job.json", json.dumps(job).encode())
+    files.write_new(work / "job.json", json.dumps(job).encode())
     command = [sys.executable, "-I", "-c", BOOTSTRAP, f"{inside}/pkg", f"{inside}/job.json",
                f"{inside}/out/results.jsonl"]
     env = _base_env()
@@ -494,8 +505,9 @@ def run_checks(steps: list[Step], collected: dict[str, Path], problems: dict[str
         popen_env = {"PATH": sandbox.SANDBOX_PATH}
     else:
         popen_env = {**env, "HOME": str(work), **_cache_env(str(work / "cache"))}
-    error = _run_bounded(sandbox.limited_command(config.limits, command), work, popen_env, config)
-    return _read_results(work / "out" / "results.jsonl", {c.key for c, _ in items}), error
+    grading.worker_error = _run_bounded(sandbox.limited_command(config.limits, command), work, popen_env,
+                                        config)
+    grading.outcomes = _read_results(work / "out" / "results.jsonl", {c.key for c, _ in items})
 
 
 def _run_bounded(command: list[str], work: Path, env: dict[str, str], config: GradingConfig
@@ -534,13 +546,13 @@ def _tail(path: Path, size: int = 4096) -> str:
         return handle.read().decode("utf-8", "replace")
 
 
-def _read_results(path: Path, keys: set[str]) -> dict[str, dict]:
+def _read_results(path: Path, keys: set[str]) -> dict[str, Outcome]:
     """The worker's results: one JSON object per line, only for expected keys, bounded."""
     try:
         data = read_bounded(path, MAX_RESULTS_BYTES)
     except (OSError, UnsafeFile):
         return {}
-    results: dict[str, dict] = {}
+    results: dict[str, Outcome] = {}
     for line in data.decode("utf-8", "replace").splitlines():
         try:
             record = json.loads(line)
@@ -548,35 +560,33 @@ def _read_results(path: Path, keys: set[str]) -> dict[str, dict]:
         except (ValueError, KeyError, TypeError):
             continue
         if key in keys and key not in results:
-            results[key] = {"points": points, "message": message[:2000]}
+            results[key] = Outcome(points, message[:2000])
     return results
 
 
 # --------------------------------------------------------------------------- 9. score
 
 
-def score_checks(checks: list[GradedCheck], steps: list[Step], runs: list[CellRun],
-                 collected: dict[str, Path], problems: dict[str, str], outcomes: dict[str, dict],
-                 error: str | None, stop: str | None) -> list[CheckScore]:
+def score_checks(grading: Grading) -> list[CheckScore]:
     """Points and message for every check of the lesson, in the solution's order."""
-    scores = {c.key: CheckScore(c.key, c.name, 0.0, c.max_points) for c in checks}
-    for step, run in zip(steps, runs, strict=True):
+    scores = {c.key: CheckScore(c.key, c.name, 0.0, c.max_points) for c in grading.checks}
+    for step, run in zip(grading.steps, grading.runs, strict=True):
         if step.check is None:
             continue
         score = scores[step.check.key]
-        if step.check.key in problems:
-            score.message = f"not graded: {problems[step.check.key]}"
-        elif step.check.key in collected:
-            record = outcomes.get(step.check.key)
-            if record is None:
-                score.message = error or "the check did not report a result"
+        if step.check.key in grading.problems:
+            score.message = f"not graded: {grading.problems[step.check.key]}"
+        elif step.check.key in grading.collected:
+            outcome = grading.outcomes.get(step.check.key)
+            if outcome is None:
+                score.message = grading.worker_error or "the check did not report a result"
             else:
-                score.points = min(max(record["points"], 0.0), score.max_points)
-                score.message = record["message"]
-        elif run.status in STOP_STATUSES:
+                score.points = min(max(outcome.points, 0.0), score.max_points)
+                score.message = outcome.message
+        elif run.status.stopped:
             score.message = f"not graded: {_stop_message(run, step)}"
         else:
-            score.message = f"not graded: the notebook stopped earlier ({stop})"
+            score.message = f"not graded: the notebook stopped earlier ({grading.stop})"
     return list(scores.values())
 
 
@@ -586,7 +596,7 @@ def score_checks(checks: list[GradedCheck], steps: list[Step], runs: list[CellRu
 def grade_submission(path: Path, label: str, config: GradingConfig) -> SubmissionResult:
     """Grade one submission notebook; never raises for problems caused by the submission."""
     started = time.monotonic()
-    result = SubmissionResult(submission=label, path=path, lesson=None, sandbox=config.sandbox.label)
+    result = SubmissionResult(submission=label, path=path, lesson=None, sandbox=config.sandbox)
     try:
         data, submission = read_submission(path)
         try:
@@ -598,21 +608,21 @@ def grade_submission(path: Path, label: str, config: GradingConfig) -> Submissio
         solution, checks = load_solution(result.lesson, config.solutions_dir)
         result.checks = [CheckScore(c.key, c.name, 0.0, c.max_points) for c in checks]
         steps, result.notes = plan_execution(solution, submission, checks)
+        grading = Grading(checks, steps)
         box = prepare_box(data, path.name, config)
         try:
-            collector = ArtifactCollector(steps, box)
-            runs, stats = execute_plan(steps, box, path.name, config, after_cell=collector)
+            grading.runs, stats = execute_plan(steps, box, path.name, config,
+                                               after_cell=ArtifactCollector(grading, box))
             result.peak_rss_mb, result.peak_vms_mb = stats.peak_rss_mb, stats.peak_vms_mb
-            notes, stop = classify_stops(steps, runs)
+            notes = classify_stops(grading)
             if stats.survivors:  # cannot happen in a sandbox; checks must not run beside them
                 raise SubmissionRefused(f"processes of the submission survived the kernel "
                                         f"({len(stats.survivors)}); not graded")
-            collected, problems = collector.collected, collector.problems
-            outcomes, error = run_checks(steps, collected, problems, box, config)
+            run_checks(grading, box, config)
         finally:
             sandbox.remove_tree(box.root)
         result.notes += notes
-        result.checks = score_checks(checks, steps, runs, collected, problems, outcomes, error, stop)
+        result.checks = score_checks(grading)
     except SubmissionRefused as refused:
         result.error = str(refused)
     finally:
@@ -622,14 +632,13 @@ def grade_submission(path: Path, label: str, config: GradingConfig) -> Submissio
     return result
 
 
-def resolve_sandbox(mode: str) -> sandbox.SandboxStatus:
+def resolve_sandbox(mode: sandbox.Mode | str) -> sandbox.SandboxStatus:
     """The sandbox to use for ``mode`` (auto, require, off); ``require`` fails when none works."""
-    if mode not in SANDBOX_MODES:
-        raise ValueError(f"sandbox mode must be one of {', '.join(SANDBOX_MODES)}, got {mode!r}")
-    if mode == "off":
+    mode = sandbox.Mode(mode)  # a ValueError names a mode that does not exist
+    if mode is sandbox.Mode.OFF:
         return sandbox.SandboxStatus(False, "switched off with --sandbox off")
     status = sandbox.probe()
-    if mode == "require" and not status.available:
+    if mode is sandbox.Mode.REQUIRE and not status.available:
         raise RuntimeError(f"no sandbox available: {status.description}")
     return status
 
@@ -639,7 +648,7 @@ def _checks_modules(modules: list[str | Path]) -> tuple[tuple[str, bytes | None]
     snapshot = []
     for module in modules:
         text = str(module)
-        if text.endswith(".py") or "/" in text or os.sep in text:
+        if is_module_path(text):
             path = Path(text).resolve()
             snapshot.append((path.name, path.read_bytes()))
             load_checks_module(path)
@@ -660,7 +669,7 @@ def grade_submissions(
     check_timeout: float = DEFAULT_CHECK_TIMEOUT,
     checks_modules: list[str | Path] | None = None,
     verbose: bool = False,
-    sandbox_mode: str = "auto",
+    sandbox_mode: sandbox.Mode | str = sandbox.Mode.AUTO,
 ) -> list[SubmissionResult]:
     """Grade notebooks (files or folders); keep a CSV and feedback files up to date as it goes."""
     status = resolve_sandbox(sandbox_mode)
@@ -680,7 +689,7 @@ def grade_submissions(
 
     labels = submission_labels(submissions)
     results = [SubmissionResult(label, path, None, error="not graded: the grading run stopped first",
-                                sandbox=status.label) for path, label in zip(submissions, labels,
+                                sandbox=status) for path, label in zip(submissions, labels,
                                                                              strict=True)]
     names = feedback_names(labels)
     if csv is not None:
@@ -690,12 +699,12 @@ def grade_submissions(
             result = grade_submission(path, label, config)
         except Exception as error:  # a broken solution or grader bug: report, go on
             result = SubmissionResult(label, path, None, error=f"{type(error).__name__}: {error}",
-                                      sandbox=status.label)
+                                      sandbox=status)
         results[index] = result
         if verbose:
             print(f"graded {label}: {result.score:g}/{result.max_score:g} ({result.seconds:.0f} s, "
                   f"peak {result.peak_rss_mb:.0f} MB resident / {result.peak_vms_mb:.0f} MB virtual, "
-                  f"sandbox: {result.sandbox})", flush=True)
+                  f"sandbox: {status.label})", flush=True)
         if feedback_dir is not None:
             write_feedback(result, feedback_dir, names[index])
         if csv is not None:
@@ -704,8 +713,8 @@ def grade_submissions(
 
 
 __all__ = [
-    "CheckScore", "GradedCheck", "GradingConfig", "Step", "SubmissionRefused", "SubmissionResult",
-    "classify_stops", "collect_artifacts", "collect_submissions", "execute_plan", "grade_submission",
-    "grade_submissions", "load_solution", "plan_execution", "prepare_box", "read_submission",
-    "run_checks", "score_checks", "solution_checks", "write_csv", "write_feedback",
+    "CheckScore", "GradedCheck", "Grading", "GradingConfig", "Outcome", "Step", "StepKind",
+    "SubmissionRefused", "SubmissionResult", "classify_stops", "collect_submissions", "execute_plan",
+    "grade_submission", "grade_submissions", "load_solution", "plan_execution", "prepare_box",
+    "read_submission", "run_checks", "score_checks", "solution_checks", "write_csv", "write_feedback",
 ]

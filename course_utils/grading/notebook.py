@@ -11,12 +11,12 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from course_utils import lessons
+
 CHECK_TAG = "check"
 HIDDEN_CHECK_TAG = "hidden-check"
 BEGIN_SOLUTION = "BEGIN SOLUTION"
 END_SOLUTION = "END SOLUTION"
-LESSON_PREFIX = re.compile(r"^(\d{2})_")
-LESSON_ID = re.compile(r"^\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,11 @@ def check_key(cell: NotebookNode) -> str | None:
 
 
 def lesson_from_name(path: str | Path) -> str | None:
-    """Return the ``NN`` lesson prefix of a notebook file name, if any."""
-    match = LESSON_PREFIX.match(Path(path).name)
+    """Return the ``NN`` lesson number of a notebook named like a lesson (``NN_slug.ipynb``), if any.
+
+    A submission may carry a suffix (``07_domain_mismatch-ana.ipynb``): only the ``NN_`` prefix counts.
+    """
+    match = re.match(r"^(\d{2})_", Path(path).name)
     return match.group(1) if match else None
 
 
@@ -110,7 +113,7 @@ def lesson_of(path: str | Path, nb: NotebookNode) -> str | None:
     lesson = course.get("lesson") if isinstance(course, dict) else None
     if lesson is not None and str(lesson).strip():
         text = str(lesson).strip()
-        if not LESSON_ID.match(text):
+        if not lessons.NUMBER.match(text):
             raise ValueError(f"the notebook's lesson id {text[:40]!r} is not two digits (e.g. '01')")
         return text
     return lesson_from_name(path)
@@ -118,9 +121,9 @@ def lesson_of(path: str | Path, nb: NotebookNode) -> str | None:
 
 def find_solution(lesson: str, solutions_dir: str | Path) -> Path:
     """Return the single ``NN_*.ipynb`` solution notebook for a lesson (``NN`` two digits)."""
-    if not LESSON_ID.match(str(lesson)):
+    if not lessons.NUMBER.match(str(lesson)):
         raise ValueError(f"lesson ids are two digits, got {str(lesson)[:40]!r}")
-    matches = sorted(Path(solutions_dir).glob(f"{lesson}_*.ipynb"))
+    matches = [path for path in lessons.notebooks_in(solutions_dir) if lessons.parse_name(path)[0] == lesson]
     if len(matches) != 1:
         raise FileNotFoundError(
             f"expected exactly one solution notebook {lesson}_*.ipynb in {solutions_dir}, "

@@ -7,6 +7,7 @@ precedes them in the solution.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from nbformat import NotebookNode
@@ -30,11 +31,18 @@ class GradedCheck:
     max_points: float = 0.0
 
 
+class StepKind(enum.Enum):
+    """What a cell of the executed notebook is."""
+
+    STUDENT = "student"  # a code cell of the submission, as the student wrote it
+    CAPTURE = "capture"  # the grader's capture of a check's artifacts (in place of the check cell)
+
+
 @dataclass(frozen=True)
 class Step:
     """One cell of the notebook the grader executes: student code or an artifact capture."""
 
-    kind: str  # "student" or "capture"
+    kind: StepKind
     source: str = ""
     check: GradedCheck | None = None
     cell_number: int | None = None  # 1-based position in the submission, if any
@@ -142,11 +150,11 @@ def plan_execution(
     for index, cell in enumerate(cells):
         if cell.cell_type == "code":
             if index in key_at:
-                steps.append(Step("capture", check=by_key[key_at[index]], cell_number=index + 1))
+                steps.append(Step(StepKind.CAPTURE, check=by_key[key_at[index]], cell_number=index + 1))
             else:
-                steps.append(Step("student", source=cell.source, cell_number=index + 1))
-        steps.extend(Step("capture", check=check) for check in inserts.get(index, []))
-    steps.extend(Step("capture", check=check) for check in inserts.get(END, []))
+                steps.append(Step(StepKind.STUDENT, source=cell.source, cell_number=index + 1))
+        steps.extend(Step(StepKind.CAPTURE, check=check) for check in inserts.get(index, []))
+    steps.extend(Step(StepKind.CAPTURE, check=check) for check in inserts.get(END, []))
     return steps, notes
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from course_utils import lessons
 from course_utils.grading.notebook import (
     BEGIN_SOLUTION,
     END_SOLUTION,
@@ -127,7 +128,7 @@ def release_all(
     solutions_dir: str | Path = "solutions", exercises_dir: str | Path = "exercises"
 ) -> list[Path]:
     """Regenerate ``exercises/NN_*.ipynb`` from every ``solutions/NN_*.ipynb``."""
-    sources = sorted(Path(solutions_dir).glob("[0-9]*_*.ipynb"))
+    sources = lessons.notebooks_in(solutions_dir)
     return [release_notebook(src, Path(exercises_dir) / src.name) for src in sources]
 
 
@@ -136,7 +137,7 @@ def stale_exercises(
 ) -> list[str]:
     """List problems that make ``exercises/`` differ from a fresh release of ``solutions/``."""
     problems = []
-    sources = sorted(Path(solutions_dir).glob("[0-9]*_*.ipynb"))
+    sources = lessons.notebooks_in(solutions_dir)
     for src in sources:
         dst = Path(exercises_dir) / src.name
         if not dst.exists():
@@ -144,7 +145,7 @@ def stale_exercises(
         elif dst.read_text(encoding="utf-8") != render_exercise(src):
             problems.append(f"{dst} is out of date with {src} (run: {RELEASE_COMMAND})")
     names = {src.name for src in sources}
-    for dst in sorted(Path(exercises_dir).glob("[0-9]*_*.ipynb")):
+    for dst in lessons.notebooks_in(exercises_dir):
         if dst.name not in names:
             problems.append(f"{dst} has no solution notebook in {solutions_dir}")
     return problems

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv as csv_module
 import hashlib
 import io
-import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from course_utils import files
+from course_utils.grading.sandbox import SandboxStatus
 
 
 @dataclass
@@ -33,7 +34,7 @@ class SubmissionResult:
     checks: list[CheckScore] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
-    sandbox: str = ""
+    sandbox: SandboxStatus | None = None  # what the submission ran in (None: it never ran)
     seconds: float = 0.0
     peak_rss_mb: float = 0.0  # the kernel's process tree, resident (what --memory-limit-mb caps)
     peak_vms_mb: float = 0.0  # the largest virtual size of one of its processes (RLIMIT_AS caps it)
@@ -49,25 +50,19 @@ class SubmissionResult:
         return sum(check.max_points for check in self.checks)
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Write a file that must not exist yet, never through a link."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    with os.fdopen(os.open(path, flags, 0o600), "wb") as handle:
-        handle.write(data)
-
-
 def check_columns(results: list[SubmissionResult]) -> list[str]:
     """Check keys of all results, in order of first appearance."""
     return list(dict.fromkeys(check.key for result in results for check in result.checks))
 
 
-def _replace_file(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (a new file renamed over it: links are replaced)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    _write_new(temporary, text.encode("utf-8"))
-    os.replace(temporary, path)
-    return path
+def sandbox_label(result: SubmissionResult) -> str:
+    """``bwrap``, ``NONE (why)``, or empty when the submission never ran."""
+    return result.sandbox.label if result.sandbox is not None else ""
+
+
+def unsandboxed(result: SubmissionResult) -> bool:
+    """Whether the submission ran without a sandbox (the report says so, loudly)."""
+    return result.sandbox is not None and not result.sandbox.available
 
 
 def write_csv(results: list[SubmissionResult], path: str | Path) -> Path:
@@ -78,17 +73,17 @@ def write_csv(results: list[SubmissionResult], path: str | Path) -> Path:
     writer.writerow(["submission", "lesson", "sandbox", "score", "max_score", *columns, "error"])
     for result in results:
         points = {check.key: f"{check.points:g}" for check in result.checks}
-        writer.writerow([result.submission, result.lesson or "", result.sandbox, f"{result.score:g}",
+        writer.writerow([result.submission, result.lesson or "", sandbox_label(result), f"{result.score:g}",
                          f"{result.max_score:g}", *(points.get(column, "") for column in columns),
                          result.error or ""])
-    return _replace_file(Path(path), buffer.getvalue())
+    return files.write_text(path, buffer.getvalue(), mode=0o600)
 
 
 def feedback_markdown(result: SubmissionResult) -> str:
     """Feedback for one student: score, each check with points and message, and notes."""
     lines = [f"# Feedback: {result.submission}", ""]
-    if result.sandbox and not result.sandbox.startswith("bwrap"):
-        lines += [f"**Graded without a sandbox:** {result.sandbox}.", ""]
+    if unsandboxed(result):
+        lines += [f"**Graded without a sandbox:** {sandbox_label(result)}.", ""]
     if result.error:
         lines += [f"**Could not grade this notebook:** {result.error}", ""]
     lines += [f"**Score: {result.score:g} / {result.max_score:g}**", ""]
@@ -126,4 +121,4 @@ def feedback_names(labels: list[str]) -> list[str]:
 def write_feedback(result: SubmissionResult, feedback_dir: str | Path, name: str | None = None) -> Path:
     """Write ``<feedback_dir>/<name>`` (default: from the submission label; slashes become ``__``)."""
     name = name or feedback_names([result.submission])[0]
-    return _replace_file(Path(feedback_dir) / name, feedback_markdown(result))
+    return files.write_text(Path(feedback_dir) / name, feedback_markdown(result), mode=0o600)

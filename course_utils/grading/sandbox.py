@@ -28,6 +28,7 @@ bubblewrap, so every process in the sandbox inherits them.
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import os
@@ -112,6 +113,14 @@ class SandboxSpec:
     mounts: tuple[Mount, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str = SANDBOX_HOME
+
+
+class Mode(enum.Enum):
+    """How the grader uses the sandbox (``grade --sandbox``)."""
+
+    AUTO = "auto"  # when available; a loud warning otherwise
+    REQUIRE = "require"  # refuse to grade without one
+    OFF = "off"  # never (the warning still says so)
 
 
 @dataclass(frozen=True)

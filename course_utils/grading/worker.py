@@ -29,8 +29,8 @@ BOOTSTRAP = (
 
 def run_job(job_path: str | Path, results_path: str | Path) -> None:
     """Run every check of a job file and write one JSON result line per check."""
+    from course_utils.checks.registry import load_checks_module, run_check
     from course_utils.grading.artifacts import load_artifacts
-    from course_utils.grading.registry import load_checks_module, run_check
 
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     for module in job.get("checks_modules", []):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.grading.registry import CheckFailed, CheckResult, register_check
+from course_utils.checks.registry import CheckFailed, CheckResult, register_check
 
 
 @register_check("99.squares", points=1)

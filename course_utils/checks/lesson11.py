@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import (
+from course_utils.checks.common import (
     as_array,
     find_backbone,
     majority_accuracy,
@@ -23,7 +23,9 @@ from course_utils.grading.checks.common import (
     require_imagenet_backbone,
     require_model,
 )
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, lesson_checks
+
+register = lesson_checks(__name__)
 
 DATASET = "hymenoptera"
 CANDIDATES = ("mobilenet_v2", "mobilenet_025")
@@ -75,7 +77,7 @@ def rebuilt_folder() -> Path:
     return own_data.messy_copy(datasets.dataset_root(DATASET), target, MESSY_PER_CLASS, MESSY_SEED)
 
 
-@register_check("11.audit", points=2)
+@register("audit", points=2)
 def audit(unusable: Any, leaked: Any) -> None:
     """The unusable files and the cross-split copies of the spoilt folder, by file name.
 
@@ -87,7 +89,7 @@ def audit(unusable: Any, leaked: Any) -> None:
     _compare("leaked", _names(leaked, "leaked"), want_leaked)
 
 
-@register_check("11.clean_split", points=2)
+@register("clean_split", points=2)
 def clean_split(split_paths: Any) -> None:
     """Hidden: the split of the spoilt folder uses every distinct readable image once, and leaks none.
 
@@ -139,7 +141,7 @@ def _size(base: Any) -> int:
     return int(shape[1])
 
 
-@register_check("11.head_on_new_folder", points=2)
+@register("head_on_new_folder", points=2)
 def head_on_new_folder(backbone: Any, base: Any, head: Any, val_features: Any, val_labels: Any) -> None:
     """The chosen base is a frozen, pooled ImageNet backbone; the head scores >= 0.80 on validation."""
     name = _backbone_name(backbone)
@@ -198,7 +200,7 @@ def _reference_features(name: str, size: int, pixels: np.ndarray) -> np.ndarray:
     return np.asarray(_reference_base(name, size).predict(backbones.preprocess(name, pixels), verbose=0))
 
 
-@register_check("11.head_on_held_out", points=2)
+@register("head_on_held_out", points=2)
 def head_on_held_out(backbone: Any, base: Any, head: Any) -> None:
     """Hidden: on the held-out images, features by the check's own backbone, the head scores >= 0.80."""
     name = _backbone_name(backbone)
@@ -212,7 +214,7 @@ def head_on_held_out(backbone: Any, base: Any, head: Any) -> None:
                           f"features; expected >= {floor:.3f}")
 
 
-@register_check("11.raw_pixels", points=2)
+@register("raw_pixels", points=2)
 def raw_pixels(model: Any, backbone: Any) -> None:
     """`model` takes raw 0-255 photos: the backbone's preprocessing is a layer before the base."""
     import keras
@@ -237,7 +239,7 @@ def raw_pixels(model: Any, backbone: Any) -> None:
         raise CheckFailed(f"`model` outputs {model.output_shape[-1]} numbers; ants vs bees has 2 classes")
 
 
-@register_check("11.raw_pixels_on_files", points=2)
+@register("raw_pixels_on_files", points=2)
 def raw_pixels_on_files(model: Any, backbone: Any) -> None:
     """Hidden: the held-out image files, decoded to raw pixels, are classified >= 0.80 by `model`."""
     name = _backbone_name(backbone)

@@ -1,9 +1,12 @@
 """Registry of graded check functions and the student-facing ``check()`` call.
 
-A lesson module ``course_utils/grading/checks/lessonNN.py`` registers functions with
-``@register_check("NN.name", points=2)``. Each function receives the captured
-artifacts as keyword arguments and either returns ``None`` (full points), returns
-``CheckResult(points, message)`` (partial credit) or raises ``CheckFailed(hint)``.
+A lesson module ``course_utils/checks/lessonNN.py`` registers functions with
+``register = lesson_checks(__name__)`` and ``@register("name", points=2)``: the check is
+``NN.name``, its number taken from the module's name (renumbering a lesson renames the module
+and nothing else); other modules (``--checks-module``) use ``@register_check("NN.name")``.
+Each function receives the captured artifacts as keyword arguments and either returns
+``None`` (full points), returns ``CheckResult(points, message)`` (partial credit) or raises
+``CheckFailed(hint)``.
 Lesson modules are imported lazily, by the prefix before the dot, so importing this
 module never imports TensorFlow.
 """
@@ -12,11 +15,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from course_utils import lessons
 
 CheckFunction = Callable[..., Any]
 
@@ -89,10 +95,31 @@ def register_check(name: str, points: float = 1) -> Callable[[CheckFunction], Ch
     return decorator
 
 
+def lesson_checks(module: str) -> Callable[..., Callable[[CheckFunction], CheckFunction]]:
+    """The ``register(name, points)`` decorator of lesson ``NN``'s checks module (``__name__``).
+
+    ``register("coral_loss", points=2)`` in ``course_utils.checks.lesson07`` registers ``07.coral_loss``.
+    """
+    number = module.rsplit(".", 1)[-1].removeprefix("lesson")
+    if not lessons.NUMBER.match(number) or lessons.checks_module(number) != module:
+        raise ValueError(f"{module} is not a lesson's checks module ({lessons.checks_module('NN')})")
+
+    def register(name: str, points: float = 1) -> Callable[[CheckFunction], CheckFunction]:
+        return register_check(f"{number}.{name}", points)
+
+    return register
+
+
+def is_module_path(module: str | Path) -> bool:
+    """Whether a checks module is given as a file (``x.py``, or with a folder), not a dotted name."""
+    text = str(module)
+    return text.endswith(".py") or "/" in text or "\\" in text or os.sep in text
+
+
 def load_checks_module(module: str | Path) -> None:
     """Import an extra checks module, given as a dotted name or a path to a ``.py`` file."""
     text = str(module)
-    if text.endswith(".py") or "/" in text or "\\" in text:
+    if is_module_path(text):
         path = Path(text).resolve()
         name = f"course_checks_{path.stem}"
         spec = importlib.util.spec_from_file_location(name, path)
@@ -106,11 +133,11 @@ def load_checks_module(module: str | Path) -> None:
 
 
 def get_check(name: str) -> RegisteredCheck:
-    """Return the registered check, importing ``grading.checks.lesson<prefix>`` on first use."""
+    """Return the registered check, importing ``checks.lesson<prefix>`` on first use."""
     if name not in _REGISTRY:
         prefix = name.split(".", 1)[0]
-        module = f"course_utils.grading.checks.lesson{prefix}"
-        if importlib.util.find_spec(module) is not None:
+        module = lessons.checks_module(prefix)
+        if lessons.NUMBER.match(prefix) and importlib.util.find_spec(module) is not None:
             importlib.import_module(module)
     if name not in _REGISTRY:
         raise KeyError(f"unknown check {name!r}")

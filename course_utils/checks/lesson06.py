@@ -14,13 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import (
+from course_utils.checks.common import (
     majority_accuracy,
     require_image_size,
     require_model,
     require_same_architecture,
 )
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, lesson_checks
+
+register = lesson_checks(__name__)
 
 MIN_HEAD_ACC = 0.70
 MIN_GAIN_OVER_MAJORITY = 0.1
@@ -56,7 +58,7 @@ def remedy_scores(f_train: np.ndarray, y_train: np.ndarray, f_val: np.ndarray, y
     return out
 
 
-@register_check("06.choose_remedy", points=2)
+@register("choose_remedy", points=2)
 def choose_remedy(val_scores: Any, choice: Any) -> None:
     """One mean validation accuracy per remedy, and the choice is the best of them."""
     if not isinstance(val_scores, dict) or sorted(val_scores) != sorted(REMEDIES):
@@ -76,7 +78,7 @@ def choose_remedy(val_scores: Any, choice: Any) -> None:
                           f"{scores[best]:.3f} on validation: choose the best on validation")
 
 
-@register_check("06.remedy_recomputed", points=2)
+@register("remedy_recomputed", points=2)
 def remedy_recomputed(choice: Any, image_size: Any) -> None:
     """Hidden: the grader trains every remedy itself (its own base and photos); the choice must
     be among the best on validation."""
@@ -108,7 +110,7 @@ def small_base() -> Any:
                                           include_top=False)
 
 
-@register_check("06.early_stopping", points=1)
+@register("early_stopping", points=1)
 def early_stopping(config: Any) -> None:
     """The callback watches a validation metric, waits a few epochs and restores the best weights."""
     if not isinstance(config, dict):
@@ -126,7 +128,7 @@ def early_stopping(config: Any) -> None:
                           "few epochs (e.g. patience=10) before stopping")
 
 
-@register_check("06.head_regularised", points=2)
+@register("head_regularised", points=2)
 def head_regularised(head: Any) -> None:
     """The head uses dropout or weight decay (an L2 kernel regulariser)."""
     import keras
@@ -141,7 +143,7 @@ def head_regularised(head: Any) -> None:
         raise CheckFailed("ants vs bees is binary: end with Dense(1, activation='sigmoid')")
 
 
-@register_check("06.head_generalises", points=2)
+@register("head_generalises", points=2)
 def head_generalises(head: Any, image_size: Any) -> None:
     """Hidden: the head on the held-out test photos (never seen), features recomputed here >= 0.70."""
     from course_utils import backbones, datasets, features
@@ -181,13 +183,13 @@ def _check_unfrozen(model: Any, n: int) -> None:
         raise CheckFailed("nothing is trainable: unfreeze the top layers")
 
 
-@register_check("06.unfreeze_top", points=2)
+@register("unfreeze_top", points=2)
 def unfreeze_top_check(model: Any, n: Any) -> None:
     """Only the top ``n`` layers are trainable, BatchNormalization layers excepted."""
     _check_unfrozen(model, int(n))
 
 
-@register_check("06.unfreeze_top_hidden", points=1)
+@register("unfreeze_top_hidden", points=1)
 def unfreeze_top_hidden(model: Any) -> None:
     """Hidden: the student's function on another model and n=25 (the lesson's small base, verified)."""
     require_same_architecture(model, small_base(), "unfreeze_top(small_base(), 25)")

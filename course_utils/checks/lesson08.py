@@ -10,47 +10,25 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import finite_numbers, model_accuracy, require_model
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import finite_numbers, model_accuracy, require_model
+from course_utils.checks.registry import CheckFailed, lesson_checks
+from course_utils.exercise_data.domain_remedies import demo_probabilities, ess_cases, pneumonia_split
 
-HOSPITAL_A_SHARE = 0.6       # as in the lesson: hospital A's share of the training X-rays
-SPLIT_SEED = 42              # the lesson's patient order
-D_PNEUMONIA = 0.2            # hospital D's class mix
+register = lesson_checks(__name__)
+
 # On hospital D's test X-rays, seeds 42-44 (smoke and laptop steps): source-only and importance
 # weights reach accuracy 0.60-0.85 and balanced accuracy 0.75-0.90; AdaBN 0.48-0.55 and 0.68-0.72.
 D_MIN_ACCURACY = 0.6
 D_MIN_BALANCED = 0.74        # mean recall of the two classes: a one-class model scores 0.5
 
 
-def demo_probabilities(seed: int, n: int = 300) -> np.ndarray:
-    """Domain-classifier outputs p(target | x) for ``n`` source examples, some near 0 and 1."""
-    rng = np.random.default_rng(seed)
-    return 1.0 / (1.0 + np.exp(-rng.normal(-1.0, 1.5, n)))
-
-
-def ess_cases(seed: int) -> list[np.ndarray]:
-    """Weight vectors to compute an effective sample size of: equal, one-hot, and random."""
-    rng = np.random.default_rng(seed)
-    return [np.ones(10), np.r_[5.0, np.zeros(9)], rng.exponential(1.0, 50), rng.lognormal(0, 2, 200)]
-
-
-def reference_weights(p_target: np.ndarray, n_source: int, n_target: int) -> np.ndarray:
-    """p / (1 - p) * n_source / n_target, scaled to mean 1."""
-    p = np.clip(np.asarray(p_target, dtype="float64"), 1e-6, 1 - 1e-6)
-    w = p / (1 - p) * n_source / n_target
-    return w / w.mean()
-
-
-def reference_ess(w: np.ndarray) -> float:
-    """(sum w)^2 / sum w^2."""
-    w = np.asarray(w, dtype="float64")
-    return float(w.sum() ** 2 / np.sum(w**2))
-
-
 def _compare_weights(weights: Any, ess: Any, seed: int, n_source: int, n_target: int) -> None:
+    # The lesson's own functions are the reference (imported here: the module imports Keras).
+    from course_utils.taught.domain_remedies import effective_sample_size, importance_weights
+
     p = demo_probabilities(seed, n_source)
     got = finite_numbers(weights, "weights", n_source)
-    want = reference_weights(p, n_source, n_target)
+    want = importance_weights(p, n_source, n_target)
     if np.allclose(got, p / p.mean(), rtol=1e-3) or np.allclose(got, p, rtol=1e-3):
         raise CheckFailed("your weights follow p(target|x) itself; the weight is the odds "
                           "p / (1 - p), times n_source / n_target")
@@ -63,66 +41,29 @@ def _compare_weights(weights: Any, ess: Any, seed: int, n_source: int, n_target:
                           f"{np.round(got[:3], 4).tolist()})")
     cases = ess_cases(seed)
     got_ess = finite_numbers(ess, "ess", len(cases))
-    want_ess = np.array([reference_ess(w) for w in cases])
+    want_ess = np.array([effective_sample_size(w) for w in cases])
     if not np.allclose(got_ess, want_ess, rtol=1e-3):
         raise CheckFailed(f"effective sample sizes {np.round(got_ess, 2).tolist()}, expected "
                           f"{np.round(want_ess, 2).tolist()}: ESS = (sum w)^2 / sum(w^2) — 10 for ten "
                           "equal weights, 1 when one example holds all the weight")
 
 
-@register_check("08.importance_weights", points=2)
+@register("importance_weights", points=2)
 def importance_weights(weights: Any, ess: Any) -> None:
     """``my_weights`` on the notebook's probabilities (300 source, 100 target) and ``my_ess``."""
     _compare_weights(weights, ess, 3, 300, 100)
 
 
-@register_check("08.importance_weights_hidden", points=1)
+@register("importance_weights_hidden", points=1)
 def importance_weights_hidden(weights: Any, ess: Any) -> None:
     """Hidden: the same on probabilities and weight vectors the student has not seen."""
     _compare_weights(weights, ess, 2025, 240, 60)
 
 
-def hospital_a() -> tuple[np.ndarray, np.ndarray]:
-    """Hospital A's labelled X-rays, as in the lesson: (n, 28, 28, 1) float 0-255 and labels, half
-    of them pneumonia."""
-    from course_utils.taught.domain_remedies import with_prevalence
-
-    x, y = _training_xrays()
-    n_a = int(HOSPITAL_A_SHARE * len(x))
-    return with_prevalence(x[:n_a], y[:n_a], 0.5, seed=0)
-
-
-def _training_xrays() -> tuple[np.ndarray, np.ndarray]:
-    from course_utils import datasets
-
-    d = datasets.load_arrays("pneumonia")
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(d["y_train"]))
-    return d["x_train"][order][..., None].astype("float32"), d["y_train"][order].astype("int32")
-
-
-def hospital_d(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Hospital D's X-rays: ``"pool"`` (its unlabelled images; the labels are for tests only),
-    ``"validation"`` or ``"test"`` (the hidden check's). Real images; what changed is for the
-    student to find out."""
-    from course_utils import datasets
-    from course_utils.taught.domain_remedies import with_prevalence
-
-    if split == "pool":
-        x, y = _training_xrays()
-        n_a = int(HOSPITAL_A_SHARE * len(x))
-        return with_prevalence(x[n_a:], y[n_a:], D_PNEUMONIA, seed=5)
-    if split not in ("validation", "test"):
-        raise ValueError(f"split must be 'pool', 'validation' or 'test', not {split!r}")
-    d = datasets.load_arrays("pneumonia")
-    key = "val" if split == "validation" else "test"
-    x, y = d[f"x_{key}"][..., None].astype("float32"), d[f"y_{key}"].astype("int32")
-    return with_prevalence(x, y, D_PNEUMONIA, seed=6 if split == "validation" else 7)
-
-
 CANDIDATES = ("source-only", "AdaBN", "importance weights")
 
 
-@register_check("08.hospital_d_decision", points=2)
+@register("hospital_d_decision", points=2)
 def hospital_d_decision(choice: Any, val_scores: Any, shift_kind: Any) -> None:
     """The three remedies scored on validation, the best one chosen, and the shift diagnosed."""
     if not isinstance(val_scores, dict) or set(val_scores) != set(CANDIDATES):
@@ -144,11 +85,16 @@ def hospital_d_decision(choice: Any, val_scores: Any, shift_kind: Any) -> None:
                           "X-rays does the source model call pneumonia, compared with hospital A's?")
 
 
-@register_check("08.hospital_d_deployed", points=2)
+def hospital_d_test() -> tuple[np.ndarray, np.ndarray]:
+    """Hospital D's test X-rays (its class mix, from PneumoniaMNIST's test split): the check's own."""
+    return pneumonia_split("test", seed=7)
+
+
+@register("hospital_d_deployed", points=2)
 def hospital_d_deployed(model: Any) -> None:
     """Hidden: the deployed model on hospital D's test X-rays, which the student never had."""
     require_model(model, "deployed")
-    x, y = hospital_d("test")
+    x, y = hospital_d_test()
     acc = model_accuracy(model, x, y)
     predicted = np.asarray(model.predict(x, verbose=0)).argmax(axis=-1)
     balanced = float(np.mean([np.mean(predicted[y == c] == c) for c in (0, 1)]))

@@ -13,8 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import batchnorm_layers, finite_numbers, flat_layers, require_model
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import batchnorm_layers, finite_numbers, flat_layers, require_model
+from course_utils.checks.registry import CheckFailed, lesson_checks
+from course_utils.exercise_data.domain_mismatch import coral_pairs, mnist_test_rgb32
+
+register = lesson_checks(__name__)
 
 ADABN_MIN_GAIN = 0.03
 MIN_SOURCE_ACCURACY = 0.8    # the source-only baseline must really classify source digits
@@ -27,18 +30,6 @@ def coral_reference(source: np.ndarray, target: np.ndarray) -> float:
     d = source.shape[1]
     diff = np.cov(source, rowvar=False) - np.cov(target, rowvar=False)
     return float(np.sum(diff**2) / (4.0 * d * d))
-
-
-def coral_pairs(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Feature batches to try a CORAL loss on: (same, same), (x, x + shift), and three shifted pairs."""
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=(48, 6)).astype("float32")
-    pairs = [(a, a), (a, a + 3.0)]
-    for _ in range(3):
-        scale = rng.uniform(0.3, 3.0, size=6).astype("float32")
-        mix = rng.normal(size=(6, 6)).astype("float32") * 0.3
-        pairs.append((a, (rng.normal(size=(40, 6)).astype("float32") * scale) @ (np.eye(6) + mix)))
-    return pairs
 
 
 def _compare_coral(values: Any, seed: int, name: str) -> None:
@@ -65,19 +56,19 @@ def _compare_coral(values: Any, seed: int, name: str) -> None:
         )
 
 
-@register_check("07.coral_loss", points=2)
+@register("coral_loss", points=2)
 def coral_loss(values: Any) -> None:
     """``my_coral`` on the notebook's pairs: 0 for equal batches, mean-shift invariant, exact."""
     _compare_coral(values, 7, "values")
 
 
-@register_check("07.coral_loss_hidden", points=1)
+@register("coral_loss_hidden", points=1)
 def coral_loss_hidden(values: Any) -> None:
     """Hidden: ``my_coral`` on pairs the student has not seen."""
     _compare_coral(values, 2024, "values")
 
 
-@register_check("07.adabn_statistics", points=2)
+@register("adabn_statistics", points=2)
 def adabn_statistics(adapted: Any, source: Any, x: Any) -> None:
     """Every BN layer's moving mean/variance equal the statistics of its inputs on the target."""
     import keras
@@ -113,15 +104,6 @@ def adabn_statistics(adapted: Any, source: Any, x: Any) -> None:
                               f"statistics of its inputs; {hint}")
 
 
-def mnist_test_rgb32(start: int, stop: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST test digits ``start:stop`` as 32x32x3 float (0-255), padded like MNIST-M, and labels."""
-    from course_utils import datasets
-
-    d = datasets.load_arrays("mnist")
-    x = np.pad(d["x_test"][start:stop], ((0, 0), (2, 2), (2, 2)))
-    return np.repeat(x[..., None], 3, axis=-1).astype("float32"), d["y_test"][start:stop]
-
-
 def source_digits(count: int = 600) -> tuple[np.ndarray, np.ndarray]:
     """The check's own MNIST test digits as the lesson feeds them: the last ``count``, 32x32x3."""
     return mnist_test_rgb32(-count, None)
@@ -145,7 +127,7 @@ def _require_only_statistics_changed(adapted: Any, source: Any) -> None:
                               "source model's: AdaBN changes only moving_mean and moving_variance")
 
 
-@register_check("07.adabn_improves", points=2)
+@register("adabn_improves", points=2)
 def adabn_improves(adapted_model: Any, source_model: Any) -> None:
     """Hidden: on MNIST-M test digits loaded here, the AdaBN model beats the source-only one.
 
@@ -175,28 +157,6 @@ def adabn_improves(adapted_model: Any, source_model: Any) -> None:
         )
 
 
-def sorted_pair() -> tuple[np.ndarray, np.ndarray]:
-    """Two sets of held-out MNIST digits, the first sorted by class: one domain, no shift.
-
-    Its first 500 rows hold only the lowest classes, so comparing first rows finds a "shift";
-    comparing random rows does not.
-    """
-    a, labels = mnist_test_rgb32(4000, 6000)
-    b, _ = mnist_test_rgb32(6000, 8000)
-    return a[np.argsort(labels, kind="stable")], b
-
-
-def shifted_pair() -> tuple[np.ndarray, np.ndarray]:
-    """Held-out MNIST and MNIST-M test digits, 600 each, that the exercise never shows: a large shift.
-
-    (The exercise shows MNIST-M test digits ``[:600]``; ``adabn_improves`` scores on ``[-600:]``.)
-    """
-    from course_utils import datasets
-
-    a, _ = mnist_test_rgb32(8000, 8600)
-    return a, datasets.load_arrays("mnist_m")["x_test"][600:1200].astype("float32")
-
-
 def _pad_value(value: Any, name: str) -> float:
     try:
         number = float(value)
@@ -207,7 +167,7 @@ def _pad_value(value: Any, name: str) -> float:
     return number
 
 
-@register_check("07.shift_diagnosis", points=2)
+@register("shift_diagnosis", points=2)
 def shift_diagnosis(cause: Any, pad_same: Any, pad_target: Any) -> None:
     """The right cause (class composition), no shift within MNIST and a large one to MNIST-M."""
     same, target = _pad_value(pad_same, "pad_same"), _pad_value(pad_target, "pad_target")
@@ -229,7 +189,7 @@ def shift_diagnosis(cause: Any, pad_same: Any, pad_target: Any) -> None:
         )
 
 
-@register_check("07.fair_pad_hidden", points=1)
+@register("fair_pad_hidden", points=1)
 def fair_pad_hidden(values: Any) -> None:
     """Hidden: ``fair_pad`` on the check's own pairs: one domain sorted by class, then MNIST vs MNIST-M.
 

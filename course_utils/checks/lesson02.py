@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import require_imagenet_backbone
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import require_imagenet_backbone
+from course_utils.checks.registry import CheckFailed, lesson_checks
+
+register = lesson_checks(__name__)
 
 # Published by Keras (https://keras.io/api/applications/): ImageNet top-1 and CPU time per
 # inference step in ms. Exercise 3 chooses from this table.
@@ -82,7 +84,7 @@ def _compare_preprocessed(got: np.ndarray, raw: np.ndarray, module: str, what: s
                       "of the 0-255 pixels)")
 
 
-@register_check("02.prepare_for", points=2)
+@register("prepare_for", points=2)
 def prepare_for(raw: Any, ours: Any, scaled: Any) -> None:
     """``prepare_for('mobilenet_v2', ...)`` on uint8 and on [0, 1] images equals preprocess_input once."""
     raw = np.asarray(raw)
@@ -92,7 +94,7 @@ def prepare_for(raw: Any, ours: Any, scaled: Any) -> None:
     _compare_preprocessed(scaled, raw, "mobilenet_v2", "on float images in [0, 1]")
 
 
-@register_check("02.prepare_for_other_backbones", points=2)
+@register("prepare_for_other_backbones", points=2)
 def prepare_for_other_backbones(raw: Any, resnet: Any, effnet: Any, mobilenet: Any) -> None:
     """Hidden: the same function is right for ResNet50 ([0, 1] input), EfficientNet, MobileNet.
 
@@ -109,7 +111,7 @@ def prepare_for_other_backbones(raw: Any, resnet: Any, effnet: Any, mobilenet: A
         _compare_preprocessed(_as_images(value, what, raw.shape), raw, module, what)
 
 
-@register_check("02.probe_features", points=2)
+@register("probe_features", points=2)
 def probe_features(base: Any, features: Any, raw: Any) -> None:
     """The frozen MobileNet 0.25 base and features of correctly preprocessed photos."""
     import keras
@@ -164,7 +166,7 @@ def _compare_picks(cases: list[tuple[list[dict], float, Any]]) -> None:
                               f"latency_ms; return None when no row qualifies. Table: {options}")
 
 
-@register_check("02.fastest_meeting", points=2)
+@register("fastest_meeting", points=2)
 def fastest_meeting(picks: Any) -> None:
     """Picks on Keras' published table for the bars ``KERAS_TABLE_BARS``."""
     if not isinstance(picks, list) or len(picks) != len(KERAS_TABLE_BARS):
@@ -172,7 +174,7 @@ def fastest_meeting(picks: Any) -> None:
     _compare_picks([(KERAS_TABLE, bar, pick) for bar, pick in zip(KERAS_TABLE_BARS, picks, strict=True)])
 
 
-@register_check("02.fastest_meeting_unseen", points=2)
+@register("fastest_meeting_unseen", points=2)
 def fastest_meeting_unseen(cases: Any) -> None:
     """Hidden: the student's function on tables it has not seen (unsorted, missing accuracies).
 

@@ -10,30 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import as_array, require_model
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import as_array, require_model
+from course_utils.checks.registry import CheckFailed, lesson_checks
+from course_utils.exercise_data.text_transfer import pooling_case
+
+register = lesson_checks(__name__)
 
 OPTIONS = ("amazon", "tweets", "both")
 DECISION_MARGIN = 0.03   # the chosen head may trail the best one on fresh tweets by this much
 MIN_FRESH_ACCURACY = 0.75
 HIDDEN_TWEETS = 300      # fresh, balanced tweets the hidden check labels itself
 HIDDEN_SEED = 2024
-
-
-def pooling_case(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Token vectors (batch, seq, d) and a padding mask of varied lengths; padding holds large values.
-
-    Whatever sits at padded positions must not reach the pooled vector, so the padding here is
-    deliberately far from the real tokens: averaging it in is an unmistakable mistake.
-    """
-    rng = np.random.default_rng(seed)
-    batch, seq, dim = 6, 9, 8
-    lengths = rng.integers(1, seq + 1, size=batch)
-    lengths[0] = seq                                   # one sentence without padding
-    mask = np.arange(seq)[None, :] < lengths[:, None]
-    hidden = rng.normal(size=(batch, seq, dim)).astype("float32")
-    hidden[~mask] = 50.0 + rng.normal(size=(int((~mask).sum()), dim))
-    return hidden, mask
 
 
 def mean_pool_reference(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -70,13 +57,13 @@ def _compare_pooling(pooled: Any, seed: int) -> None:
                           "(mask = 1), then normalise")
 
 
-@register_check("10.mean_pool", points=2)
+@register("mean_pool", points=2)
 def mean_pool(pooled: Any) -> None:
     """``my_mean_pool`` on ``pooling_case(7)``: masked mean, then unit length."""
     _compare_pooling(pooled, 7)
 
 
-@register_check("10.mean_pool_hidden", points=1)
+@register("mean_pool_hidden", points=1)
 def mean_pool_hidden(pooled: Any) -> None:
     """Hidden: ``my_mean_pool`` on a case the student has not seen."""
     _compare_pooling(pooled, 2024)
@@ -99,7 +86,7 @@ def _heads(**heads: Any) -> dict[str, Any]:
     return out
 
 
-@register_check("10.choose_on_validation", points=2)
+@register("choose_on_validation", points=2)
 def choose_on_validation(decision: Any, val_scores: Any, head_amazon: Any, head_tweets: Any,
                          head_both: Any, x_val: Any, y_val: Any) -> None:
     """The scores are the heads' validation accuracies, and the decision is the best of them."""
@@ -126,7 +113,7 @@ def choose_on_validation(decision: Any, val_scores: Any, head_amazon: Any, head_
                           f"'{decision}' {float(val_scores[decision]):.3f}: ship the best on validation")
 
 
-@register_check("10.decision_holds", points=2)
+@register("decision_holds", points=2)
 def decision_holds(decision: Any, head_amazon: Any, head_tweets: Any, head_both: Any) -> None:
     """Hidden: on fresh tweets the check embeds itself, the chosen head is (close to) the best."""
     import keras_hub

@@ -17,61 +17,26 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import require_model
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import require_model
+from course_utils.checks.registry import CheckFailed, lesson_checks
+from course_utils.exercise_data.unsupervised_transfer import (
+    RUNS,
+    TEMPERATURES,
+    digits,
+    exercise_digits,
+    labelled,
+)
 
-TEMPERATURES = (0.05, 0.2, 1.0)
-"""The candidates of exercise 2."""
-RUNS = ("A", "B", "C")
-"""The colleague's runs of exercise 1."""
-LABELS_PER_CLASS = 10
+register = lesson_checks(__name__)
+
 RUN_SEED = 42
 """The seed of the exercise's ``pretrain`` (its parameters cell)."""
-# Index ranges into MNIST (datasets.load_arrays("mnist"), shuffled with its fixed seed).
-LABELLED_FROM = ("x_train", 0, 2000)        # the notebook's labelled draw comes from these
-VALIDATION = ("x_test", 5000, 6000)
-TEST = ("x_test", 0, 1000)
+# Index ranges into MNIST the notebook never touches (the exercise's: exercise_data).
 HIDDEN_LABELLED_FROM = ("x_train", 6000, 8000)
 HIDDEN_EVAL = ("x_test", 7000, 8000)
 SPREAD_TOLERANCE = 0.05
 ACCURACY_TOLERANCE = 0.02
 CHOICE_TOLERANCE = 0.03
-
-
-def colleague_runs() -> dict[str, dict]:
-    """The three pretraining recipes of exercise 1, under names that do not give them away."""
-    return {"A": {"loss": "positives_only"},
-            "B": {"loss": "nt_xent", "lr": 0.0},
-            "C": {"loss": "nt_xent", "temperature": 0.2}}
-
-
-def _digits(where: tuple[str, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    from course_utils import datasets
-
-    split, start, stop = where
-    d = datasets.load_arrays("mnist")
-    y_split = split.replace("x_", "y_")
-    x = (d[split][start:stop].astype("float32") / 255.0)[..., None]
-    return x, d[y_split][start:stop].astype("int64")
-
-
-def _labelled(where: tuple[str, int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    x, y = _digits(where)
-    rng = np.random.default_rng(seed)
-    idx = np.concatenate([rng.choice(np.flatnonzero(y == c), LABELS_PER_CLASS, replace=False)
-                          for c in range(10)])
-    return x[idx], y[idx]
-
-
-def exercise_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The notebook's digits in [0, 1]: ``"labelled"`` (10 per class), ``"validation"``, ``"test"``."""
-    if split == "labelled":
-        return _labelled(LABELLED_FROM, seed=0)
-    if split == "validation":
-        return _digits(VALIDATION)
-    if split == "test":
-        return _digits(TEST)
-    raise ValueError(f"split must be 'labelled', 'validation' or 'test', not {split!r}")
 
 
 def _outputs(model: Any, x: np.ndarray) -> np.ndarray:
@@ -156,8 +121,8 @@ def _require_untrained_b(encoder: Any) -> None:
                               f"with seed {RUN_SEED}: pass runs['B'].model.encoder, unchanged")
 
 
-def _measure_runs(models: dict[str, tuple[Any, Any]], labelled, evaluation) -> tuple[dict, dict]:
-    x_lab, y_lab = labelled
+def _measure_runs(models: dict[str, tuple[Any, Any]], draw, evaluation) -> tuple[dict, dict]:
+    x_lab, y_lab = draw
     x_eval, y_eval = evaluation
     spreads, probes = {}, {}
     for run, (encoder, projector) in models.items():
@@ -196,7 +161,7 @@ def _verdicts(collapsed: Any, transfer: Any) -> tuple[dict[str, bool], str]:
     return {str(k): v for k, v in collapsed.items()}, transfer
 
 
-@register_check("09.collapse_diagnosis", points=2)
+@register("collapse_diagnosis", points=2)
 def collapse_diagnosis(spreads: Any, probe_accuracy: Any, collapsed: Any, transfer: Any,
                        encoder_a: Any, projector_a: Any, encoder_b: Any, projector_b: Any,
                        encoder_c: Any, projector_c: Any) -> None:
@@ -232,7 +197,7 @@ def collapse_diagnosis(spreads: Any, probe_accuracy: Any, collapsed: Any, transf
             "looks healthy is necessary, not sufficient")
 
 
-@register_check("09.collapse_diagnosis_hidden", points=1)
+@register("collapse_diagnosis_hidden", points=1)
 def collapse_diagnosis_hidden(collapsed: Any, transfer: Any, encoder_a: Any, projector_a: Any,
                               encoder_b: Any, projector_b: Any, encoder_c: Any, projector_c: Any) -> None:
     """Hidden: run B is what pretrain() gives (rebuilt here), and the verdicts hold on digits and
@@ -240,8 +205,8 @@ def collapse_diagnosis_hidden(collapsed: Any, transfer: Any, encoder_a: Any, pro
     models = _run_models(locals())
     verdicts, choice = _verdicts(collapsed, transfer)
     _require_untrained_b(models["B"][0])
-    spreads, probes = _measure_runs(models, _labelled(HIDDEN_LABELLED_FROM, seed=1),
-                                    _digits(HIDDEN_EVAL))
+    spreads, probes = _measure_runs(models, labelled(HIDDEN_LABELLED_FROM, seed=1),
+                                    digits(HIDDEN_EVAL))
     truth, best = _truth(spreads, probes)
     if verdicts != truth or choice != best:
         raise CheckFailed(
@@ -256,12 +221,12 @@ def _candidate_encoders(artifacts: dict[str, Any]) -> dict[str, Any]:
     return encoders
 
 
-def _probe_all(encoders: dict[str, Any], labelled, evaluation) -> dict[str, float]:
-    (x_lab, y_lab), (x_eval, y_eval) = labelled, evaluation
+def _probe_all(encoders: dict[str, Any], draw, evaluation) -> dict[str, float]:
+    (x_lab, y_lab), (x_eval, y_eval) = draw, evaluation
     return {t: _probe(_outputs(e, x_lab), y_lab, _outputs(e, x_eval), y_eval) for t, e in encoders.items()}
 
 
-@register_check("09.temperature_on_validation", points=2)
+@register("temperature_on_validation", points=2)
 def temperature_on_validation(val_accuracy: Any, chosen: Any, test_accuracy: Any,
                               encoder_0: Any, encoder_1: Any, encoder_2: Any) -> None:
     """Candidates scored on the validation digits, the best one chosen, its test accuracy reported."""
@@ -274,9 +239,9 @@ def temperature_on_validation(val_accuracy: Any, chosen: Any, test_accuracy: Any
     if got[chosen] < max(got.values()):
         raise CheckFailed(f"`chosen` should be the temperature with the highest validation accuracy, "
                           f"{max(got, key=got.get)}, not {chosen}")
-    labelled = exercise_digits("labelled")
-    want_val = _probe_all(encoders, labelled, exercise_digits("validation"))
-    want_test = _probe_all(encoders, labelled, exercise_digits("test"))
+    draw = exercise_digits("labelled")
+    want_val = _probe_all(encoders, draw, exercise_digits("validation"))
+    want_test = _probe_all(encoders, draw, exercise_digits("test"))
     for t in keys:
         if abs(got[t] - want_val[t]) > ACCURACY_TOLERANCE:
             on_test = all(abs(got[k] - want_test[k]) <= ACCURACY_TOLERANCE for k in keys)
@@ -294,14 +259,14 @@ def temperature_on_validation(val_accuracy: Any, chosen: Any, test_accuracy: Any
                           f"the test digits, {want_test[chosen]:.3f}; you reported {reported:.3f}")
 
 
-@register_check("09.temperature_choice_holds", points=2)
+@register("temperature_choice_holds", points=2)
 def temperature_choice_holds(chosen: Any, encoder_0: Any, encoder_1: Any, encoder_2: Any) -> None:
     """Hidden: on digits the notebook never saw, the chosen temperature is (about) the best one."""
     keys = [str(t) for t in TEMPERATURES]
     if str(chosen) not in keys:
         raise CheckFailed(f"`chosen` should be one of {keys}, got {chosen!r}")
     encoders = _candidate_encoders(locals())
-    scores = _probe_all(encoders, _labelled(HIDDEN_LABELLED_FROM, seed=1), _digits(HIDDEN_EVAL))
+    scores = _probe_all(encoders, labelled(HIDDEN_LABELLED_FROM, seed=1), digits(HIDDEN_EVAL))
     best = max(scores, key=scores.get)
     if scores[str(chosen)] < scores[best] - CHOICE_TOLERANCE:
         raise CheckFailed(

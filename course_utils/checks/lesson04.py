@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import (
+from course_utils.checks.common import (
     activation_name,
     batchnorm_layers,
     held_out_images,
@@ -21,7 +21,10 @@ from course_utils.grading.checks.common import (
     require_imagenet_backbone,
     require_model,
 )
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, lesson_checks
+from course_utils.exercise_data.fine_tuning import pairing_head, suspect_heads
+
+register = lesson_checks(__name__)
 
 MAX_FINE_TUNE_LR = 1e-4
 MIN_FINE_TUNED_ACCURACY = 0.85
@@ -58,7 +61,7 @@ def _predicted_class(model: Any, x: np.ndarray) -> np.ndarray:
     return (out > threshold).astype(int)
 
 
-@register_check("04.unfrozen_top", points=2)
+@register("unfrozen_top", points=2)
 def unfrozen_top(model: Any) -> None:
     """The base's top layers are trainable, its bottom and its BatchNormalization frozen, low LR."""
     require_model(model, "model")
@@ -87,7 +90,7 @@ def unfrozen_top(model: Any) -> None:
     _require_pretrained(base)
 
 
-@register_check("04.bn_stays_put", points=2)
+@register("bn_stays_put", points=2)
 def bn_stays_put(model: Any) -> None:
     """Hidden: one training step on 4 photos leaves every BatchNormalization statistic unchanged."""
     require_model(model, "model")
@@ -108,7 +111,7 @@ def bn_stays_put(model: Any) -> None:
                           "Freeze them (layer.trainable = False) and call the base with training=False")
 
 
-@register_check("04.fine_tuned_accuracy", points=2)
+@register("fine_tuned_accuracy", points=2)
 def fine_tuned_accuracy(model: Any) -> None:
     """Hidden: the fine-tuned MobileNetV2 on held-out test photos (loaded here, never seen) >= 0.85."""
     require_model(model, "model")
@@ -125,7 +128,7 @@ def fine_tuned_accuracy(model: Any) -> None:
                           "head trained first, and BatchNormalization frozen?")
 
 
-@register_check("04.logits_loss", points=2)
+@register("logits_loss", points=2)
 def logits_loss(logit_head: Any) -> None:
     """A head ending in a linear unit is compiled with BinaryCrossentropy(from_logits=True)."""
     require_model(logit_head, "logit_head")
@@ -154,36 +157,13 @@ def reference_pairing(model: Any) -> str:
     return "ok" if from_logits else "logits read as probabilities"
 
 
-def _pairing_head(last: str, from_logits: bool | None, hidden: int = 0, style: str = "dense") -> Any:
-    """A compiled one-output head: ``last`` activation via the Dense layer or an Activation layer;
-    the loss as a string (``from_logits=None``) or as a BinaryCrossentropy object."""
-    import keras
-
-    layers = [keras.Input((6,))] + [keras.layers.Dense(4, activation="relu") for _ in range(hidden)]
-    if style == "separate":
-        layers += [keras.layers.Dense(1), keras.layers.Activation(last)]
-    else:
-        layers.append(keras.layers.Dense(1, activation=None if last == "linear" else last))
-    model = keras.Sequential(layers)
-    loss = ("binary_crossentropy" if from_logits is None
-            else keras.losses.BinaryCrossentropy(from_logits=from_logits))
-    model.compile(optimizer="adam", loss=loss)
-    return model
-
-
-def suspect_heads() -> dict[str, Any]:
-    """The four heads of exercise 2, one per pairing (a colleague's, compiled, untrained)."""
-    return {"A": _pairing_head("sigmoid", True), "B": _pairing_head("linear", None, hidden=1),
-            "C": _pairing_head("sigmoid", None), "D": _pairing_head("linear", True, hidden=1)}
-
-
 def unseen_pairing_heads() -> list[Any]:
     """Heads the student's function has not seen: separate Activation layers, loss objects."""
-    return [_pairing_head("sigmoid", False, hidden=2, style="separate"),
-            _pairing_head("sigmoid", True, style="separate"),
-            _pairing_head("linear", False, hidden=2),
-            _pairing_head("linear", True, style="separate"),
-            _pairing_head("sigmoid", None, hidden=1, style="separate")]
+    return [pairing_head("sigmoid", False, hidden=2, style="separate"),
+            pairing_head("sigmoid", True, style="separate"),
+            pairing_head("linear", False, hidden=2),
+            pairing_head("linear", True, style="separate"),
+            pairing_head("sigmoid", None, hidden=1, style="separate")]
 
 
 def _compare_pairings(answers: Any, heads: list[Any]) -> None:
@@ -202,7 +182,7 @@ def _compare_pairings(answers: Any, heads: list[Any]) -> None:
                 "(a loss given as a string means from_logits=False)")
 
 
-@register_check("04.pairing_problem", points=2)
+@register("pairing_problem", points=2)
 def pairing_problem(answers: Any) -> None:
     """The diagnosis of the four suspect heads, in the order A, B, C, D."""
     heads = suspect_heads()
@@ -211,7 +191,7 @@ def pairing_problem(answers: Any) -> None:
     _compare_pairings(answers, list(heads.values()))
 
 
-@register_check("04.pairing_problem_unseen", points=2)
+@register("pairing_problem_unseen", points=2)
 def pairing_problem_unseen(answers: Any) -> None:
     """Hidden: the student's diagnosis function on heads built differently."""
     _compare_pairings(answers, unseen_pairing_heads())

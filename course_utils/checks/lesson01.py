@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import (
+from course_utils.checks.common import (
     BINARY_LOSSES,
     CATEGORICAL_LOSSES,
     activation_name,
@@ -25,7 +25,9 @@ from course_utils.grading.checks.common import (
     require_imagenet_backbone,
     require_model,
 )
-from course_utils.grading.registry import CheckFailed, CheckResult, register_check
+from course_utils.checks.registry import CheckFailed, CheckResult, lesson_checks
+
+register = lesson_checks(__name__)
 
 MIN_GAIN = 0.1
 MIN_TEST_ACCURACY = 0.85
@@ -50,7 +52,7 @@ def _require_frozen_pretrained(model: Any, name: str) -> None:
     require_imagenet_backbone(model, BACKBONE, name)
 
 
-@register_check("01.frozen_base", points=2)
+@register("frozen_base", points=2)
 def frozen_base(base: Any) -> None:
     """The pretrained base model is frozen: no trainable layers or weights."""
     require_model(base, "base")
@@ -65,7 +67,7 @@ def frozen_base(base: Any) -> None:
     require_imagenet_backbone(base, BACKBONE, "base")
 
 
-@register_check("01.head_output", points=2)
+@register("head_output", points=2)
 def head_output(head: Any) -> CheckResult | None:
     """The classifier takes MobileNetV2's features, ends in 1 sigmoid or 2 softmax units, matching loss."""
     require_model(head, "head")
@@ -140,7 +142,7 @@ def pixel_baseline(image_size: int = PIXEL_SIZE, per_class: int = 50, seed: int 
     return clf, pixels
 
 
-@register_check("01.end_to_end", points=2)
+@register("end_to_end", points=2)
 def end_to_end(pretrained: Any, pretrained_acc: Any, x: Any, y: Any) -> None:
     """The raw-pixel model: photos in, one probability out, the frozen base inside, honest accuracy."""
     _raw_photo_model(pretrained, "pretrained")
@@ -161,7 +163,7 @@ def end_to_end(pretrained: Any, pretrained_acc: Any, x: Any, y: Any) -> None:
     require_imagenet_backbone(pretrained, BACKBONE, "pretrained")
 
 
-@register_check("01.end_to_end_accuracy", points=2)
+@register("end_to_end_accuracy", points=2)
 def end_to_end_accuracy(pretrained: Any) -> None:
     """Hidden: the raw-pixel model, on the frozen ImageNet base, on held-out test photos >= 0.85."""
     size = _raw_photo_model(pretrained, "pretrained")
@@ -175,7 +177,7 @@ def end_to_end_accuracy(pretrained: Any) -> None:
             "(Rescaling(1 / 127.5, offset=-1)) before the frozen base, and end with your trained head?")
 
 
-@register_check("01.beats_pixel_baseline", points=2)
+@register("beats_pixel_baseline", points=2)
 def beats_pixel_baseline(pretrained: Any) -> None:
     """Hidden: on the test photos, the model beats the grader's own from-scratch baseline by >= 0.1."""
     size = _raw_photo_model(pretrained, "pretrained")
@@ -190,7 +192,7 @@ def beats_pixel_baseline(pretrained: Any) -> None:
                           f"gain of at least {MIN_GAIN}")
 
 
-@register_check("01.new_task_model", points=2)
+@register("new_task_model", points=2)
 def new_task_model(model: Any, x: Any, y: Any) -> None:
     """Seven classes: seven softmax outputs (or logits) with a loss for integer labels."""
     _raw_photo_model(model, "objects_model")
@@ -218,7 +220,7 @@ def new_task_model(model: Any, x: Any, y: Any) -> None:
     require_imagenet_backbone(model, BACKBONE, "objects_model")
 
 
-@register_check("01.new_task_unseen", points=2)
+@register("new_task_unseen", points=2)
 def new_task_unseen(model: Any) -> None:
     """Hidden: the seven-class model on PACS test photos (loaded here, never seen) >= 0.8."""
     from course_utils import datasets

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.registry import CheckFailed
+from course_utils.checks.registry import CheckFailed
 
 BINARY_LOSSES = {"binary_crossentropy", "binarycrossentropy", "binary_focal_crossentropy"}
 CATEGORICAL_LOSSES = {

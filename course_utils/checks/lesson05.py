@@ -11,8 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import majority_accuracy, model_accuracy, require_model
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.common import majority_accuracy, model_accuracy, require_model
+from course_utils.checks.registry import CheckFailed, lesson_checks
+from course_utils.exercise_data.data_bias import RARE_DIGIT, rare_digit_classifier, rare_digit_data
+
+register = lesson_checks(__name__)
 
 HIDDEN_GROUPS = np.array([2, 0, 2, 1, 2, 2, 0, 1, 2, 2, 3])
 MIN_TEST_ACC = 0.55
@@ -45,19 +48,19 @@ def _compare_group_weights(weights: Any, groups: np.ndarray, name: str) -> None:
                           f"{w.mean():.3f}")
 
 
-@register_check("05.group_weights", points=2)
+@register("group_weights", points=2)
 def group_weights_check(weights: Any) -> None:
     """The weights for groups [0, 0, 0, 1]: equal totals per group, mean 1 (= [2/3]*3 + [2])."""
     _compare_group_weights(weights, np.array([0, 0, 0, 1]), "weights")
 
 
-@register_check("05.group_weights_hidden", points=1)
+@register("group_weights_hidden", points=1)
 def group_weights_hidden(weights: Any) -> None:
     """Hidden: the student's function on unseen groups (see ``HIDDEN_GROUPS``)."""
     _compare_group_weights(weights, HIDDEN_GROUPS, "my_group_weights(...)")
 
 
-@register_check("05.debiased_colored_mnist", points=2)
+@register("debiased_colored_mnist", points=2)
 def debiased_colored_mnist(model: Any, x: Any, y: Any) -> None:
     """The debiased model scores >= 0.55 on the Colored MNIST test environment."""
     require_model(model, "debiased")
@@ -69,7 +72,7 @@ def debiased_colored_mnist(model: Any, x: Any, y: Any) -> None:
             "the reweighted validation set with restore_best_weights=True")
 
 
-@register_check("05.debiased_hidden", points=2)
+@register("debiased_hidden", points=2)
 def debiased_hidden(model: Any) -> None:
     """Hidden: a test environment of digits the exercise never loads (colour flipped 90%).
 
@@ -89,7 +92,7 @@ def debiased_hidden(model: Any) -> None:
                           f"{majority_accuracy(env['y']):.2f}): it relies on the colour")
 
 
-@register_check("05.class_weights", points=2)
+@register("class_weights", points=2)
 def class_weights_check(class_weight: Any, y: Any) -> None:
     """A Keras ``class_weight`` dict, balanced: n / (n_classes * count) for each class of ``y``.
 
@@ -120,7 +123,6 @@ def class_weights_check(class_weight: Any, y: Any) -> None:
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
 MIN_RECALL = 0.95
 MIN_TEST_RECALL = 0.95
-RARE_DIGIT = 7
 
 
 def precision_recall_at(p: np.ndarray, y: np.ndarray, threshold: float) -> tuple[float, float]:
@@ -144,28 +146,13 @@ def reference_threshold(p: Any, y: Any, min_recall: float) -> float | None:
     return best
 
 
-def rare_digit_data(seed: int = 0) -> dict[str, np.ndarray]:
-    """Exercise 4's data: "is it a 7?" (about 10% positives) on flattened MNIST digits.
-
-    Training and validation come from MNIST's training digits; ``x_test`` / ``y_test`` are
-    official test digits the exercise never loads (for the grader).
-    """
+def _test_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Official MNIST test digits the exercise never loads, flattened, labelled "is it a 7?"."""
     from course_utils import datasets
 
     mnist = datasets.load_arrays("mnist")
-    x = mnist["x_train"][:3000].reshape(3000, -1).astype("float32") / 255.0
-    y = (mnist["y_train"][:3000] == RARE_DIGIT).astype(int)
     x_test = mnist["x_test"][5000:7000].reshape(2000, -1).astype("float32") / 255.0
-    y_test = (mnist["y_test"][5000:7000] == RARE_DIGIT).astype(int)
-    return {"x_train": x[:2000], "y_train": y[:2000], "x_val": x[2000:], "y_val": y[2000:],
-            "x_test": x_test, "y_test": y_test}
-
-
-def rare_digit_classifier(data: dict[str, np.ndarray]) -> Any:
-    """The exercise's model: a logistic regression on the training digits (deterministic)."""
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(C=0.05, max_iter=1000).fit(data["x_train"], data["y_train"])
+    return x_test, (mnist["y_test"][5000:7000] == RARE_DIGIT).astype(int)
 
 
 def unseen_threshold_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -196,13 +183,13 @@ def _compare_threshold(got: Any, expected: float | None, what: str) -> None:
                           "the highest threshold); a photo counts as positive when p >= threshold")
 
 
-@register_check("05.pick_threshold", points=2)
+@register("pick_threshold", points=2)
 def pick_threshold(threshold: Any, p: Any, y: Any) -> None:
     """The threshold chosen on the validation probabilities, recall >= 0.95, best precision."""
     _compare_threshold(threshold, reference_threshold(p, y, MIN_RECALL), "on the validation digits")
 
 
-@register_check("05.pick_threshold_unseen", points=1)
+@register("pick_threshold_unseen", points=1)
 def pick_threshold_unseen(answers: Any) -> None:
     """Hidden: the student's function on probabilities it has not seen."""
     cases = unseen_threshold_cases()
@@ -212,17 +199,17 @@ def pick_threshold_unseen(answers: Any) -> None:
         _compare_threshold(answer, reference_threshold(p, y, min_recall), f"case {i + 1}")
 
 
-@register_check("05.threshold_on_test", points=2)
+@register("threshold_on_test", points=2)
 def threshold_on_test(threshold: Any) -> None:
     """Hidden: the grader refits the exercise's model and checks the threshold on unseen digits."""
     try:
         t = float(threshold)
     except (TypeError, ValueError) as error:
         raise CheckFailed(f"`threshold` should be a number, got {threshold!r}") from error
-    data = rare_digit_data()
-    clf = rare_digit_classifier(data)
-    precision, recall = precision_recall_at(clf.predict_proba(data["x_test"])[:, 1], data["y_test"], t)
+    x_test, y_test = _test_digits()
+    clf = rare_digit_classifier(rare_digit_data())
+    precision, recall = precision_recall_at(clf.predict_proba(x_test)[:, 1], y_test, t)
     if recall < MIN_TEST_RECALL:
-        raise CheckFailed(f"on {len(data['y_test'])} digits you never saw, threshold {t:g} finds only "
+        raise CheckFailed(f"on {len(y_test)} digits you never saw, threshold {t:g} finds only "
                           f"{recall:.0%} of the 7s (precision {precision:.0%}); choose it on the validation "
                           f"split so that recall stays >= {MIN_RECALL:.0%} there")

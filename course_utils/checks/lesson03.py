@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.grading.checks.common import (
+from course_utils.checks.common import (
     activation_name,
     as_array,
     flat_layers,
@@ -23,7 +23,9 @@ from course_utils.grading.checks.common import (
     require_imagenet_backbone,
     require_model,
 )
-from course_utils.grading.registry import CheckFailed, register_check
+from course_utils.checks.registry import CheckFailed, lesson_checks
+
+register = lesson_checks(__name__)
 
 MIN_HEAD_ACCURACY = 0.85
 MIN_UNSEEN_ACCURACY = 0.85
@@ -85,7 +87,7 @@ def _base_size(base: Any) -> int:
     return int(shape[1])
 
 
-@register_check("03.frozen_features", points=2)
+@register("frozen_features", points=2)
 def frozen_features(base: Any, train_features: Any, n_images: Any) -> None:
     """The base is frozen and pooled, and there is one feature vector per training photo."""
     require_model(base, "base")
@@ -103,7 +105,7 @@ def frozen_features(base: Any, train_features: Any, n_images: Any) -> None:
     require_imagenet_backbone(base, BACKBONE, "base")
 
 
-@register_check("03.features_recomputed", points=2)
+@register("features_recomputed", points=2)
 def features_recomputed(base: Any, train_features: Any) -> None:
     """Hidden: the cached features equal the check's own MobileNetV2 features of the training photos.
 
@@ -134,7 +136,7 @@ def features_recomputed(base: Any, train_features: Any) -> None:
                       "backbones.preprocess('mobilenet_v2', train.x))")
 
 
-@register_check("03.head_accuracy", points=2)
+@register("head_accuracy", points=2)
 def head_accuracy(head: Any, val_features: Any, y: Any) -> None:
     """The head takes a feature vector, outputs one probability and scores >= 0.85."""
     require_model(head, "head")
@@ -151,7 +153,7 @@ def head_accuracy(head: Any, val_features: Any, y: Any) -> None:
                           "and check the labels match the features")
 
 
-@register_check("03.head_on_unseen_photos", points=2)
+@register("head_on_unseen_photos", points=2)
 def head_on_unseen_photos(base: Any, head: Any) -> None:
     """Hidden: the head classifies held-out test photos >= 0.85 from the check's own base's features."""
     require_model(base, "base")
@@ -165,7 +167,7 @@ def head_on_unseen_photos(base: Any, head: Any) -> None:
                           f"MobileNetV2's features; expected >= {MIN_UNSEEN_ACCURACY}")
 
 
-@register_check("03.augmentation_inside", points=2)
+@register("augmentation_inside", points=2)
 def augmentation_inside(model: Any) -> None:
     """Augmentation layers sit in the model before the frozen base, and are off at prediction."""
     require_model(model, "model")
@@ -195,7 +197,7 @@ def augmentation_inside(model: Any) -> None:
                           "when training")
 
 
-@register_check("03.choose_on_validation", points=2)
+@register("choose_on_validation", points=2)
 def choose_on_validation(val_scores: Any, best_C: Any, train_features: Any, train_y: Any,
                          val_features: Any, val_y: Any) -> None:
     """Every candidate C scored on the validation features, and the best one chosen."""
@@ -224,7 +226,7 @@ def choose_on_validation(val_scores: Any, best_C: Any, train_features: Any, trai
                           f"belongs to C={best_of(got)} (on a tie, take the smallest C)")
 
 
-@register_check("03.choice_recomputed", points=2)
+@register("choice_recomputed", points=2)
 def choice_recomputed(best_C: Any, image_size: Any) -> None:
     """Hidden: the grader scores the candidates itself (its own base, the lesson's photos); the
     choice must be one of the best on validation."""

@@ -1,0 +1,18 @@
+"""Honest work: full marks (the test grades a copy after every hostile case)."""
+
+# %% context: what the exercise's set-up cell defines (for the linter; never part of a submission)
+import numpy as np
+
+# isort: split
+
+# %% replace squares-code
+squares = np.arange(5) ** 2
+
+# %% replace normalise-code
+def normalise(x):
+    return (x - x.mean()) / x.std()
+
+z = normalise(np.array([1.0, 2.0, 3.0, 4.0]))
+
+# %% replace score-code
+score = 0.9
