@@ -194,7 +194,7 @@ def plot_reliability(probs, labels, ax=None, bins: int = 10, min_count: int = 3,
 
     probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
     if probs.ndim != 2 or len(probs) != len(labels):
-        raise ValueError(f"expected probabilities (N, classes) and N labels, got {probs.shape} and {labels.shape}")
+        raise ValueError(f"expected probabilities (N, classes) and N labels: {probs.shape}, {labels.shape}")
     if ax is None:
         fig, ax = plt.subplots(figsize=(4, 3.6))
     else:
