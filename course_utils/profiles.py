@@ -186,6 +186,16 @@ LESSON_SIZES: dict[str, dict[str, tuple]] = {
         "target_pool": (300, 500, 500),       # per target: unlabelled remedies, validation, few labels
         "n_val": (50, 100, 100),              # labelled target sentences, only for choosing a remedy
     },
+    "after_transfer": {
+        "teacher_size": (160, 160, 224),       # pixels each model sees: the student is smaller in both
+        "student_size": (128, 128, 160),
+        "sketches": (40, None, None),          # PACS sketches per class, validation and test (None: all)
+        "steps": (400, 400, 800),              # optimiser steps for every head, on labels or distilling
+        "calibration": (200, 200, 500),        # unlabelled photos that calibrate the int8 activations
+        "target_pool": (1000, 3000, 7000),     # unlabelled MNIST-M digits streamed before the test digits
+        "digit_test": (600, 1800, 1800),
+        "digit_steps": (100, 200, 3000),       # lesson 07's source CNN
+    },
 }
 
 
