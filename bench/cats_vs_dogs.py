@@ -1,9 +1,10 @@
-"""Benchmark: the TensorFlow transfer-learning tutorial's recipe vs the course's, and the limit.
+"""Benchmark: the TensorFlow transfer-learning tutorial's recipe vs the course's, and bare forward passes.
 
 All rows classify (or featurise) cats vs dogs (2,000 training photos, 1,000 validation photos: the
 tutorial's ``cats_and_dogs_filtered``) with MobileNetV2 ImageNet weights, on the same machine, in
 one invocation, each run in its own fresh Python process, and report wall time (after imports),
-CPU seconds (user + sys) and the load average while it ran.
+CPU seconds (user + sys; for the bare passes, of the timed pass alone) and the load average while
+it ran.
 
 1. ``replica``: a faithful replica of https://www.tensorflow.org/tutorials/images/transfer_learning:
    160 px, batch 32, ``RandomFlip('horizontal')`` + ``RandomRotation(0.2)``, MobileNetV2's
@@ -15,32 +16,39 @@ CPU seconds (user + sys) and the load average while it ran.
    Wall time includes data loading, model building and every forward pass. Run once.
 2. ``course``: the course's recipe (lessons 03-04, and the capstone's pipeline): MobileNetV2
    features at 224 px computed once by ``features.folder_features`` straight from the photo folders
-   (Pillow decoding in a thread pool, overlapped with the compiled forward pass; a cold, empty
-   feature cache, so every photo is decoded and featurised, and timed), then a Dropout +
-   Dense(1, sigmoid) head trained on the features for 30 epochs, an epoch's steps per traced call
-   (``steps_per_execution``, as lesson 10 does). No fine-tuning: it does not pay for itself here.
-   Wall time includes building the backbone (weights from disk), tracing, decoding, the forward
-   passes, the head and its validation. Run ``--repeats`` times (default 3, head seeds
-   42, 43, ...): median and range.
-3. ``limit``: one bare forward pass of the same backbone (same compiled call, same batch size) over
+   (Pillow decoding in a thread pool, overlapped with the forward pass, which runs where the
+   course runs it by default: LiteRT with XNNPACK, see ``course_utils/litert.py``), with a cold,
+   empty cache (a fresh ``COURSE_CACHE``: every photo is decoded and featurised, and the backbone
+   is exported to LiteRT, all timed), then a Dropout + Dense(1, sigmoid) head trained on the
+   features for 30 epochs, an epoch's steps per traced call (``steps_per_execution``, as lesson 10
+   does). No fine-tuning: it does not pay for itself here. Wall time includes building the
+   backbone (weights from disk), exporting it, decoding, the forward passes, the head and its
+   validation. Run ``--repeats`` times (default 3, head seeds 42, 43, ...): median and range.
+3. ``keras``: one bare Keras forward pass of the same backbone (the compiled call, batch 32) over
    the same number of images (3,000) at the same size, from preprocessed pixels already in memory;
-   the model is built and traced before the clock starts. Nothing the course recipe does can be
-   faster than this. Run as often as the course recipe, interleaved with it (limit, course, limit,
-   course, ...), so a change in the machine's load hits both alike.
+   the model is built and traced before the clock starts. The reference the course recipe is
+   measured against.
+4. ``litert``: the same bare forward pass in LiteRT (the exported file, XNNPACK, its batch size,
+   every core), the model exported before the clock starts. Nothing the course recipe does can
+   be faster than this.
 
-The ratios printed: course / limit (median over median, and the range of the run-by-run ratios of
-each interleaved pair) and course / replica.
+The bare passes run as often as the course recipe, interleaved with it (keras, litert, course,
+keras, ...), so a change in the machine's load hits all alike. The ratios printed, each as the
+median over median and the range of the run-by-run ratios of the interleaved triples: course /
+keras, litert / keras, course / litert; and course / replica.
 
 Usage (from the repository root, with ``COURSE_MIRROR`` set for offline weights and photos)::
 
     python bench/cats_vs_dogs.py                      # all three rows (replica: ~10+ min on 2 cores)
     python bench/cats_vs_dogs.py --quick              # smoke check: subsets, 1 epoch per phase
-    python bench/cats_vs_dogs.py --only course        # the course recipe and the limit only
-    python bench/cats_vs_dogs.py --out results.md     # also write the Markdown table to a file
+    python bench/cats_vs_dogs.py --only course        # the course recipe and the bare passes only
+    python bench/cats_vs_dogs.py --out results.md     # also write the Markdown table (and results.json)
+    python bench/cats_vs_dogs.py --render results.json --replica-seconds 526   # the table again, no runs
     python bench/cats_vs_dogs.py --only course --replica-seconds 626   # ratio against a known time
 
-Targets: the course's recipe (cold cache) within 1.3x of the limit, at >= 97.5% validation
-accuracy on every run, and in <= 1/5 of the replica's time.
+Targets: the course's recipe (cold cache) in <= 0.6x one bare Keras forward pass, at >= 97.5%
+validation accuracy on every run, and in <= 1/5 of the replica's time; LiteRT's bare pass in
+<= 0.5x Keras' (twice the throughput).
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,15 +69,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_ACCURACY = 0.975
 TARGET_RATIO = 0.2
-TARGET_LIMIT_RATIO = 1.3
+TARGET_KERAS_RATIO = 0.6
+TARGET_LITERT_RATIO = 0.5
 SIZE = 224
 
 RECIPES = {
     "replica": "TF tutorial replica: 160 px, frozen base inside fit + augmentation, "
                "then fine-tune from layer 100",
     "course": "course (lessons 03-04): 224-px MobileNetV2 features computed once from the photo "
-              "folders (cold cache) + Keras head",
-    "limit": "the limit: one bare forward pass of the same MobileNetV2 over as many images, 224 px",
+              "folders (cold cache, LiteRT export included) + Keras head",
+    "keras": "Keras: one bare forward pass of the same MobileNetV2 over as many images, 224 px",
+    "litert": "LiteRT: the same bare forward pass, exported, XNNPACK",
 }
 
 
@@ -164,16 +175,17 @@ def run_course(quick: bool, seed: int) -> dict:
     from course_utils import backbones, features
 
     keras.utils.set_random_seed(seed)
+    cache = tempfile.mkdtemp(prefix="bench-course-cache-")
+    os.environ["COURSE_CACHE"] = cache  # cold: no cached features, no exported model
     start = time.perf_counter()
     train_files, val_files = _course_files(quick)
     base = backbones.load_backbone("mobilenet_v2", SIZE, pooling="avg", verbose=False)
     base.trainable = False
-    with tempfile.TemporaryDirectory() as cache:  # a cold cache: decoding + forward pass are timed
-        train = features.folder_features(base, train_files, SIZE, "mobilenet_v2",
-                                         cache_dir=Path(cache), verbose=False)
-        val = features.folder_features(base, val_files, SIZE, "mobilenet_v2",
-                                       cache_dir=Path(cache), verbose=False)
+    forward = features.frozen_forward(base, "mobilenet_v2", "uint8", verbose=False)
+    train = features.folder_features(base, train_files, SIZE, "mobilenet_v2", verbose=False)
+    val = features.folder_features(base, val_files, SIZE, "mobilenet_v2", verbose=False)
     feature_seconds = time.perf_counter() - start
+    shutil.rmtree(cache, ignore_errors=True)
     head = keras.Sequential([keras.Input((train.features.shape[1],)), keras.layers.Dropout(0.2),
                              keras.layers.Dense(1, activation="sigmoid")])
     # One epoch's steps per traced call (lesson 10's idiom): the same 30 epochs of batches of 32,
@@ -187,39 +199,53 @@ def run_course(quick: bool, seed: int) -> dict:
     seconds = time.perf_counter() - start
     skipped = len(train.report.skipped) + len(val.report.skipped)
     return {"seconds": seconds, "accuracy": accuracy, "n_train": len(train), "n_val": len(val),
-            "feature_seconds": feature_seconds,
-            "detail": f"{feature_seconds:.0f} s building the backbone + decoding and featurising "
-                      f"the photos once, {seconds - feature_seconds:.0f} s head (30 epochs); "
+            "feature_seconds": feature_seconds, "export_seconds": forward.export_seconds,
+            "detail": f"{feature_seconds:.0f} s building the backbone, exporting it "
+                      f"({forward.export_seconds:.1f} s), decoding and featurising the photos once "
+                      f"({forward.name}), {seconds - feature_seconds:.0f} s head (30 epochs); "
                       f"{skipped} files skipped"}
 
 
-def run_limit(quick: bool, seed: int) -> dict:
-    """The bare forward pass: same backbone, compiled call and batch size, as many images, in memory."""
+def run_bare(quick: bool, runtime: str) -> dict:
+    """A bare forward pass: same backbone, as many images, in memory, in Keras or LiteRT."""
     from course_utils import backbones, features, images
 
     train_files, val_files = _course_files(quick)
     n = len(train_files) + len(val_files)
     base = backbones.load_backbone("mobilenet_v2", SIZE, pooling="avg", verbose=False)
     base.trainable = False
-    forward = features.forward_function(base)
-    batch = features.DEFAULT_BATCH_SIZE
-    # Real photos, preprocessed, in memory (4 batches' worth, cycled: the cost of a convolution
-    # does not depend on the pixels).
-    photos = np.stack([images.read_image(f, SIZE)[0] for f in train_files.files[: 4 * batch]])
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["COURSE_CACHE"] = cache  # LiteRT: exported now, before the clock starts
+        forward = features.frozen_forward(base, None, "float32", runtime, verbose=False)
+    batch = forward.batch_size
+    # Real photos, preprocessed, in memory (128 photos, cycled: the cost of a convolution does not
+    # depend on the pixels).
+    photos = np.stack([images.read_image(f, SIZE)[0] for f in train_files.files[:128]])
     pool = backbones.preprocess("mobilenet_v2", photos)
     batches = [pool[i:i + batch] for i in range(0, len(pool), batch)]
-    forward(batches[0]).numpy()  # traced before the clock starts
-    start = time.perf_counter()
+    forward(batches[0])  # traced (Keras) / planned (LiteRT) before the clock starts
+    start, cpu = time.perf_counter(), os.times()
     done = 0
     k = 0
     while done < n:
         x = batches[k % len(batches)][: n - done]
-        forward(x).numpy()
+        forward(x)
         done += len(x)
         k += 1
-    seconds = time.perf_counter() - start
+    seconds, end = time.perf_counter() - start, os.times()
     return {"seconds": seconds, "accuracy": None, "n_images": n,
-            "detail": f"{n} images, batch {batch}, {n / seconds:.0f} images/s"}
+            "cpu_seconds": (end.user - cpu.user) + (end.system - cpu.system),  # the timed pass only
+            "detail": f"{n} images, batch {batch}, {n / seconds:.0f} images/s, {forward.name}"}
+
+
+def run_keras(quick: bool, seed: int) -> dict:
+    """The bare forward pass in Keras (the compiled call)."""
+    return run_bare(quick, "keras")
+
+
+def run_litert(quick: bool, seed: int) -> dict:
+    """The bare forward pass in LiteRT."""
+    return run_bare(quick, "litert")
 
 
 def child(recipe: str, quick: bool, seed: int, out: Path) -> None:
@@ -227,9 +253,10 @@ def child(recipe: str, quick: bool, seed: int, out: Path) -> None:
     import keras  # noqa: F401  (imports are outside the timed window, for wall and CPU time alike)
 
     load, cpu = os.getloadavg()[0], os.times()
-    result = {"replica": run_replica, "course": run_course, "limit": run_limit}[recipe](quick, seed)
+    result = {"replica": run_replica, "course": run_course, "keras": run_keras,
+              "litert": run_litert}[recipe](quick, seed)
     end = os.times()
-    result["cpu_seconds"] = (end.user - cpu.user) + (end.system - cpu.system)
+    result.setdefault("cpu_seconds", (end.user - cpu.user) + (end.system - cpu.system))
     result["load"] = (load, os.getloadavg()[0])
     out.write_text(json.dumps(result))
 
@@ -256,24 +283,41 @@ def _spread(values: list[float], fmt: str = "{:.0f}") -> str:
     return f"{fmt.format(float(np.median(values)))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
+def _ratio(results: dict, top: str, bottom: str, key: str = "seconds") -> tuple[float, list[float]]:
+    """``top`` / ``bottom``: median over median, and the run-by-run ratios of the interleaved runs."""
+    a, b = [r[key] for r in results[top]], [r[key] for r in results[bottom]]
+    return float(np.median(a) / np.median(b)), [x / y for x, y in zip(a, b, strict=False)]
+
+
+def _cpu_ratio(results: dict, top: str, bottom: str) -> str:
+    ratio, pairs = _ratio(results, top, bottom, "cpu_seconds")
+    return f"CPU seconds {ratio:.2f}x (run by run {min(pairs):.2f}-{max(pairs):.2f}x)"
+
+
+def _verdict(value: float, target: float) -> str:
+    return f"target <= {target}: {'met' if value <= target else 'NOT met'}"
+
+
 def markdown(results: dict, quick: bool, replica_seconds: float | None) -> str:
     """The results as a Markdown table, with the ratios and the targets.
 
-    ``results`` maps a recipe to a list of runs (the course and the limit run several times).
+    ``results`` maps a recipe to a list of runs (the course and the bare passes run several times).
     """
     import tensorflow as tf
 
+    from course_utils import litert
+
     loads = [x for runs in results.values() for r in runs for x in r["load"]]
     lines = [f"Cats vs dogs, MobileNetV2 ImageNet weights; {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}; load average during the runs "
-             f"{min(loads):.1f}-{max(loads):.1f}"
+             f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, LiteRT {litert.version()}; "
+             f"load average during the runs {min(loads):.1f}-{max(loads):.1f}"
              + (" — QUICK run (subsets, 1 epoch per phase): not a result" if quick else ""),
              "",
              "| row | photos | runs | wall time, median (range) | CPU s (user+sys) | val accuracy | notes |",
              "|---|---|---|---|---|---|---|"]
     for name, runs in results.items():
         first = runs[0]
-        photos = (f"{first['n_images']} images" if name == "limit"
+        photos = (f"{first['n_images']} images" if "n_images" in first
                   else f"{first['n_train']} / {first['n_val']}")
         wall = _spread([r["seconds"] for r in runs])
         cpu = _spread([r["cpu_seconds"] for r in runs])
@@ -283,23 +327,32 @@ def markdown(results: dict, quick: bool, replica_seconds: float | None) -> str:
         lines.append(f"| {RECIPES[name]} | {photos} | {len(runs)} | {wall} s | {cpu} | {acc} | "
                      f"{first['detail']}; load {load} |")
     lines.append("")
-    course = results.get("course")
-    if course and "limit" in results:
-        limit = results["limit"]
-        ratio = np.median([r["seconds"] for r in course]) / np.median([r["seconds"] for r in limit])
-        pairs = [c["seconds"] / m["seconds"] for c, m in zip(course, limit, strict=False)]
-        acc = min(r["accuracy"] for r in course)
-        lines.append(f"Course / limit: **{ratio:.2f}x** (median over median; run-by-run pairs "
-                     f"{min(pairs):.2f}-{max(pairs):.2f}x). Target <= {TARGET_LIMIT_RATIO}x: "
-                     f"{'met' if ratio <= TARGET_LIMIT_RATIO else 'NOT met'}; lowest course accuracy "
-                     f"{acc:.3f}, target >= {TARGET_ACCURACY}: "
-                     f"{'met' if acc >= TARGET_ACCURACY else 'NOT met'}.")
+    if "course" in results:
+        ratio, pairs = _ratio(results, "course", "keras")
+        acc = min(r["accuracy"] for r in results["course"])
+        met = "met" if acc >= TARGET_ACCURACY else "NOT met"
+        lines.append(f"Course / Keras' bare pass: **{ratio:.2f}x** wall (run by run {min(pairs):.2f}-"
+                     f"{max(pairs):.2f}x), {_verdict(ratio, TARGET_KERAS_RATIO)}; "
+                     f"{_cpu_ratio(results, 'course', 'keras')}; lowest course "
+                     f"accuracy {acc:.3f}, target >= {TARGET_ACCURACY}: {met}.")
+        ratio, pairs = _ratio(results, "litert", "keras")
+        verdict = _verdict(ratio, TARGET_LITERT_RATIO)
+        lines.append(f"LiteRT's bare pass / Keras': **{ratio:.2f}x** wall ({1 / ratio:.2f}x the throughput; "
+                     f"run by run {min(pairs):.2f}-{max(pairs):.2f}x), {verdict}; "
+                     f"{_cpu_ratio(results, 'litert', 'keras')}.")
+        ratio, pairs = _ratio(results, "course", "litert")
+        lines.append(f"Course / LiteRT's bare pass: **{ratio:.2f}x** wall (run by run {min(pairs):.2f}-"
+                     f"{max(pairs):.2f}x), {_cpu_ratio(results, 'course', 'litert')}: what decoding, "
+                     "exporting, building and the head add.")
+        lines.append("CPU seconds of the bare passes cover the timed pass alone; the course's, all of it. "
+                     "With other jobs running (load above the core count) compare CPU seconds: wall time "
+                     "then depends on how many threads each process has.")
     reference = results["replica"][0]["seconds"] if "replica" in results else replica_seconds
-    if course and reference:
-        ratio = np.median([r["seconds"] for r in course]) / reference
+    if "course" in results and reference:
+        ratio = np.median([r["seconds"] for r in results["course"]]) / reference
         source = "measured above" if "replica" in results else "given with --replica-seconds"
         lines.append(f"Course / replica: **{ratio:.3f}** (1/{1 / ratio:.1f}; replica {reference:.0f} s, "
-                     f"{source}). Target <= {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else 'NOT met'}.")
+                     f"{source}), {_verdict(ratio, TARGET_RATIO)}.")
     return "\n".join(lines) + "\n"
 
 
@@ -308,10 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="subsets, 1 epoch per phase (smoke check)")
     parser.add_argument("--only", choices=["replica", "course"],
-                        help="run one recipe only (course: with the limit)")
+                        help="run one recipe only (course: with the bare passes)")
     parser.add_argument("--repeats", type=int, default=3,
-                        help="runs of the course recipe and of the limit (interleaved)")
-    parser.add_argument("--out", type=Path, help="also write the Markdown table to this file")
+                        help="runs of the course recipe and of each bare pass (interleaved)")
+    parser.add_argument("--out", type=Path, help="also write the Markdown table to this file, and every "
+                                                 "run's measurements next to it (.json)")
+    parser.add_argument("--render", type=Path, help="print the table of an earlier run's .json; runs nothing")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--replica-seconds", type=float,
                         help="with --only course: the replica's time from an earlier run, for the ratio")
@@ -321,19 +376,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child(args.child, args.quick, args.seed, args.json)
         return 0
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        print(markdown(saved["results"], saved["quick"], args.replica_seconds))
+        return 0
     results = {}
     if args.only != "course":
         results["replica"] = [run_in_subprocess("replica", args.quick, args.seed)]
     if args.only != "replica":
-        results["course"], results["limit"] = [], []
+        results["keras"], results["litert"], results["course"] = [], [], []
         for i in range(args.repeats):
-            results["limit"].append(run_in_subprocess("limit", args.quick, args.seed + i))
-            results["course"].append(run_in_subprocess("course", args.quick, args.seed + i))
+            for recipe in ("keras", "litert", "course"):
+                results[recipe].append(run_in_subprocess(recipe, args.quick, args.seed + i))
     table = markdown(results, args.quick, args.replica_seconds)
     print("\n" + table)
     if args.out:
         args.out.write_text(table)
-        print(f"wrote {args.out}")
+        args.out.with_suffix(".json").write_text(json.dumps({"quick": args.quick, "results": results}))
+        print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
     return 0
 
 

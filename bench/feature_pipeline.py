@@ -7,10 +7,15 @@ The numbers behind the choices in ``course_utils/images.py`` and ``course_utils/
   and ``tf.py_function`` around Pillow in a parallel ``map``: wall and CPU time per photo;
 - ``batch``: the compiled forward pass (``features.forward_function``) against ``model.predict``,
   at several batch sizes;
+- ``litert``: the frozen base in LiteRT (XNNPACK) against Keras (``model.predict`` and the
+  compiled forward pass) at the lessons' image sizes, for several batch sizes, one interpreter
+  per core or one with a thread per core, and what exporting costs (``course_utils/litert.py``
+  takes its batch size and layout from this);
 - ``pipeline``: photos on disk to features, cold cache: the old path (sequential decoding,
   float32 copy, ``predict`` at batch 64), the lessons' path (parallel ``load_images``, then
   ``extract_features(uint8, preprocess=...)``), the streaming path (``folder_features``: decoding
-  overlapped with the forward pass), and the limit (the bare forward pass alone).
+  overlapped with the forward pass) in LiteRT and in Keras, and the limits (each runtime's bare
+  forward pass alone).
 
 Variants are interleaved round by round, so a machine whose load changes during the run biases
 none of them; medians are reported with the load average. On a shared machine compare ratios
@@ -20,6 +25,7 @@ Usage (from the repository root, with ``COURSE_MIRROR`` set)::
 
     python bench/feature_pipeline.py decoders --n 600 --rounds 3
     python bench/feature_pipeline.py batch --n 192 --rounds 3
+    python bench/feature_pipeline.py litert --n 128 --rounds 3 --sizes 96,128,160,224
     python bench/feature_pipeline.py pipeline --n 400 --rounds 3
 """
 
@@ -54,8 +60,11 @@ def _cpu() -> float:
     return t.user + t.system
 
 
-def interleave(variants: dict, rounds: int, n: int) -> None:
-    """Run each variant once untimed, then ``rounds`` interleaved timed rounds; print a table."""
+def interleave(variants: dict, rounds: int, n: int) -> dict[str, tuple[float, float]]:
+    """Run each variant once untimed, then ``rounds`` interleaved timed rounds; print a table.
+
+    Returns each variant's median wall and CPU seconds.
+    """
     for fn in variants.values():
         fn()
     times = {k: [] for k in variants}
@@ -71,12 +80,14 @@ def interleave(variants: dict, rounds: int, n: int) -> None:
     ref = np.median([w for w, _ in times[base]])
     print(f"\n{n} photos, {os.cpu_count()} cores, load average during the run "
           f"{min(loads):.1f}-{max(loads):.1f}\n")
-    print(f"| variant | wall ms/photo (median) | CPU ms/photo | wall vs '{base}' |")
-    print("|---|---|---|---|")
+    print(f"| variant | wall ms/photo (median) | photos/s | CPU ms/photo | wall vs '{base}' |")
+    print("|---|---|---|---|---|")
     for name, v in times.items():
         w = np.array(v)
-        print(f"| {name} | {1000 * np.median(w[:, 0]) / n:.2f} | {1000 * np.median(w[:, 1]) / n:.2f} | "
-              f"{np.median(w[:, 0]) / ref:.2f} |")
+        print(f"| {name} | {1000 * np.median(w[:, 0]) / n:.2f} | {n / np.median(w[:, 0]):.0f} | "
+              f"{1000 * np.median(w[:, 1]) / n:.2f} | {np.median(w[:, 0]) / ref:.2f} |")
+    return {name: (float(np.median(np.array(v)[:, 0])), float(np.median(np.array(v)[:, 1])))
+            for name, v in times.items()}
 
 
 def decoders(n: int, rounds: int) -> None:
@@ -139,8 +150,60 @@ def batch_sizes(n: int, rounds: int) -> None:
     interleave(variants, rounds, n)
 
 
+def litert_vs_keras(n: int, rounds: int, sizes: list[int]) -> None:
+    """MobileNetV2 features in LiteRT (batch sizes; a batch split between single-threaded interpreters, or
+    one interpreter with a thread per core) vs Keras' predict and compiled call, per size."""
+    from course_utils import litert
+
+    cores = litert.usable_cores()
+    chosen = f"LiteRT, batch {litert.BATCH_SIZE}, {cores} interpreters x 1 thread"
+    rows = [_litert_at(size, n, rounds, cores, chosen) for size in sizes]
+    print(f"\nimages/s / CPU ms per image (medians of {rounds} interleaved rounds, {n} images); LiteRT's "
+          f"gain, wall / CPU; load average now {os.getloadavg()[0]:.1f}\n")
+    print(f"| px | Keras predict (32) | Keras compiled call (32) | {chosen} | vs predict | vs call |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+def _litert_at(size: int, n: int, rounds: int, cores: int, chosen: str) -> str:
+    """One image size of :func:`litert_vs_keras`: export, interleaved timings; the summary row."""
+    from course_utils import backbones, features, litert
+
+    base = backbones.load_backbone("mobilenet_v2", size, pooling="avg", verbose=False)
+    x = np.random.default_rng(0).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+    xf = backbones.preprocess("mobilenet_v2", x)
+    forward = features.forward_function(base, "mobilenet_v2", "uint8")
+    start, cpu = time.perf_counter(), _cpu()
+    with tempfile.TemporaryDirectory() as tmp:
+        exported = litert.export(forward, Path(tmp) / "base.tflite")
+    print(f"\n{size} px: exported in {time.perf_counter() - start:.1f} s wall, {_cpu() - cpu:.1f} CPU s "
+          "(tracing, conversion, the check against Keras)")
+
+    def run(fn, bs):
+        return lambda: [fn(x[i:i + bs]) for i in range(0, n, bs)]
+
+    variants = {"Keras predict, batch 32": lambda: base.predict(xf, batch_size=32, verbose=0),
+                "Keras compiled call, batch 32": run(lambda b: forward(b).numpy(), 32)}
+    for bs in (2, 4, 8, 16, 32):
+        variants[f"LiteRT, batch {bs}, {cores} interpreters x 1 thread"] = run(
+            litert.Runner(exported.source, cores, split=True), bs)
+    for bs in (1, 4, 8):
+        variants[f"LiteRT, batch {bs}, 1 interpreter x {cores} threads"] = run(
+            litert.Runner(exported.source, cores, split=False), bs)
+    variants[f"LiteRT, batch {litert.BATCH_SIZE}, 1 interpreter x 1 thread"] = run(
+        litert.Runner(exported.source, 1), litert.BATCH_SIZE)
+    medians = interleave(variants, rounds, n)
+    (predict, predict_cpu), (call, call_cpu) = (medians["Keras predict, batch 32"],
+                                                medians["Keras compiled call, batch 32"])
+    lite, lite_cpu = medians[chosen]
+    return (f"| {size} | {n / predict:.0f} / {1000 * predict_cpu / n:.1f} | {n / call:.0f} / "
+            f"{1000 * call_cpu / n:.1f} | {n / lite:.0f} / {1000 * lite_cpu / n:.1f} | "
+            f"{predict / lite:.2f}x / {predict_cpu / lite_cpu:.2f}x | "
+            f"{call / lite:.2f}x / {call_cpu / lite_cpu:.2f}x |")
+
+
 def pipeline(n: int, rounds: int) -> None:
-    """Photos on disk -> features, cold cache: old path, lessons' path, streaming path, limit."""
+    """Photos on disk -> features, cold cache: old path, lessons' path, streaming paths, limits."""
     from course_utils import backbones, features, images
 
     files = _files(n)
@@ -152,6 +215,7 @@ def pipeline(n: int, rounds: int) -> None:
     x_limit = backbones.preprocess("mobilenet_v2", images.load_image_folder(
         root, SIZE, files=listing, verbose=False)[0])
     limit_forward = features.forward_function(base)
+    litert_forward = features.frozen_forward(base, runtime=features.Runtime.LITERT, verbose=False)
 
     def cold():
         for f in cache.iterdir():
@@ -171,31 +235,37 @@ def pipeline(n: int, rounds: int) -> None:
                                              preprocess="mobilenet_v2")
         return run
 
-    def streaming(bs):
-        return lambda: features.folder_features(base, files, SIZE, "mobilenet_v2", bs,
-                                                cache_dir=cold(), verbose=False)
+    def streaming(bs, runtime):
+        return lambda: features.folder_features(base, files, SIZE, "mobilenet_v2", bs, cache_dir=cold(),
+                                                verbose=False, runtime=runtime)
 
-    def limit(bs):
-        return lambda: [limit_forward(x_limit[i:i + bs]).numpy() for i in range(0, n, bs)]
+    def limit(forward, bs):
+        return lambda: [np.asarray(forward(x_limit[i:i + bs])) for i in range(0, n, bs)]
 
-    interleave({"limit: bare forward pass, batch 32": limit(32),
+    keras, fast, lite_batch = features.Runtime.KERAS, features.Runtime.LITERT, litert_forward.batch_size
+    interleave({"Keras limit: bare forward pass, batch 32": limit(limit_forward, 32),
                 "old: sequential decode + float copy + predict(64)": old,
-                "lessons: load_images + extract_features(uint8), batch 32": lessons(32),
-                "streaming: folder_features, batch 32": streaming(32),
-                "streaming: folder_features, batch 16": streaming(16),
-                "limit: bare forward pass, batch 16": limit(16)}, rounds, n)
+                "lessons: load_images + extract_features(uint8), LiteRT": lessons(None),
+                "streaming: folder_features, Keras, batch 32": streaming(32, keras),
+                f"streaming: folder_features, LiteRT, batch {lite_batch}": streaming(None, fast),
+                f"LiteRT limit: bare forward pass, batch {lite_batch}": limit(litert_forward, lite_batch)},
+               rounds, n)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run one benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["decoders", "batch", "pipeline"])
+    parser.add_argument("what", choices=["decoders", "batch", "litert", "pipeline"])
     parser.add_argument("--n", type=int, default=400, help="photos per variant and round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", default="96,128,160,224", help="litert: image sizes, comma-separated")
     args = parser.parse_args(argv)
     print(f"{args.what}: {args.n} photos, {args.rounds} rounds, load average "
           f"{os.getloadavg()[0]:.1f} at the start", flush=True)
-    {"decoders": decoders, "batch": batch_sizes, "pipeline": pipeline}[args.what](args.n, args.rounds)
+    if args.what == "litert":
+        litert_vs_keras(args.n, args.rounds, [int(v) for v in args.sizes.split(",")])
+    else:
+        {"decoders": decoders, "batch": batch_sizes, "pipeline": pipeline}[args.what](args.n, args.rounds)
     return 0
 
 

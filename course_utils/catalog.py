@@ -39,9 +39,9 @@ def _dataset(name, description, required, url=None, install=None, manual=None, f
 NEEDS: list[Need] = [
     Need(_w("mobilenet_v2"), ("what_is_transfer_learning", "choosing_a_model", "feature_extraction",
                               "fine_tuning", "data_bias", "overfitting", "domain_mismatch",
-                              "domain_remedies", "unsupervised_transfer", "your_own_data")),
+                              "domain_remedies", "unsupervised_transfer", "after_transfer", "your_own_data")),
     Need(_w("mobilenet_v2", top=True), ("choosing_a_model", "efficient_fine_tuning")),
-    Need(_w("mobilenet_v2_035"), ("choosing_a_model", "your_own_data")),
+    Need(_w("mobilenet_v2_035"), ("choosing_a_model", "after_transfer", "your_own_data")),
     Need(_w("mobilenet_025"), ("choosing_a_model", "your_own_data")),
     Need(backbones.CLASS_INDEX, ("choosing_a_model",)),
     Need(_dataset("cats_and_dogs", "cats vs dogs photos (Kaggle/Asirra, TF tutorial subset)",
@@ -56,7 +56,7 @@ NEEDS: list[Need] = [
                  manual=f"PACS has no direct download: get it from {GDRIVE_PACS} and unpack it as "
                         "datasets/pacs/<domain>/<class>/*.jpg in your cache or mirror."),
          ("data_bias", "domain_mismatch", "domain_remedies", "unsupervised_transfer",
-          "efficient_fine_tuning")),
+          "efficient_fine_tuning", "after_transfer")),
     Need(_dataset("hymenoptera", "ants vs bees (ImageNet subset)",
                  ["train/ants", "train/bees", "val/ants", "val/bees"],
                  url="https://download.pytorch.org/tutorial/hymenoptera_data.zip",
@@ -77,7 +77,7 @@ NEEDS: list[Need] = [
     Need(_dataset("mnist", "MNIST handwritten digits", ["mnist.npz"],
                  url="https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
                  sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
-         ("domain_mismatch", "unsupervised_transfer")),
+         ("domain_mismatch", "unsupervised_transfer", "after_transfer")),
     Need(_dataset("usps", "USPS handwritten digits (Hull 1994), 16x16", ["usps.npz"],
                  url=installers.USPS_URL + "usps.bz2", install=installers.usps),
          ("domain_mismatch", "unsupervised_transfer")),
@@ -86,7 +86,7 @@ NEEDS: list[Need] = [
                  manual="MNIST-M has no official direct download: copy datasets/mnist_m/mnist_m.npz "
                         "from a course mirror, or use the embedded look-alike "
                         "course_utils.datasets.mnist_m_style()."),
-         ("domain_mismatch",)),
+         ("domain_mismatch", "after_transfer")),
     Need(_dataset("pneumonia", "PneumoniaMNIST chest X-rays 28x28 (MedMNIST v2)",
                  ["pneumoniamnist.npz"],
                  url="https://zenodo.org/records/10519652/files/pneumoniamnist.npz?download=1"),

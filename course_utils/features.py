@@ -1,11 +1,12 @@
 """Frozen-base features, computed once and cached on disk: never pay for a frozen base twice.
 
-Two front doors, one forward pass (:func:`forward_function`, a compiled ``model(x, training=False)``):
+Two front doors, one forward pass (:func:`frozen_forward`: the preprocessing, then
+``model(x, training=False)``):
 
 - :func:`extract_features` takes images already in memory (the lessons' NumPy arrays). Pass
   raw uint8 pixels with ``preprocess="mobilenet_v2"`` (a backbone name from
   :mod:`course_utils.backbones`, or a function) and the backbone's own ``preprocess_input``
-  runs batch by batch inside the compiled call: no float32 copy of the whole set is made, and the
+  runs batch by batch inside the forward pass: no float32 copy of the whole set is made, and the
   cache key hashes the uint8 pixels (a quarter of the bytes).
 - :func:`folder_features` takes a folder ``root/<class>/<image>`` (or a list of files) and
   streams it from disk: Pillow decodes and resizes in a thread pool
@@ -17,6 +18,13 @@ Two front doors, one forward pass (:func:`forward_function`, a compiled ``model(
 Both are content-keyed: the key covers the model (architecture, input size, every weight), the
 inputs and the preprocessing, so changing any of them computes anew and nothing stale is reused.
 
+Where the forward pass runs (:class:`Runtime`): by default in LiteRT with its XNNPACK CPU kernels
+(:mod:`course_utils.litert`: the same graph Keras runs, exported once and cached, about half the
+CPU time per image), and in Keras where LiteRT is not installed, has no wheel for the platform,
+or cannot convert the model (said once). Keras is the reference: both give the same features
+within ``litert.TOLERANCE`` (tested on real photos), so a cached array serves either.
+``COURSE_FEATURES_RUNTIME=keras`` (or ``runtime=Runtime.KERAS``) forces Keras.
+
 Why not ``model.predict``: a direct call of one compiled function per batch does the same work
 without predict's per-call set-up (a data adapter and a fresh iterator each call), and lets
 decoding overlap with the network. :data:`DEFAULT_BATCH_SIZE` was measured on the course's
@@ -25,8 +33,10 @@ decoding overlap with the network. :data:`DEFAULT_BATCH_SIZE` was measured on th
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import inspect
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -35,23 +45,72 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import assets
+from course_utils import assets, litert
+from course_utils.files import replace_with
 from course_utils.images import FolderReport, ImageFiles, image_batches, list_image_files
 
 # Measured on the course's 2-core CPU, MobileNetV2 at 224 px (bench/feature_pipeline.py batch):
 # batches of 64 take 1.4x the wall time per image of 32 (61 vs 84 images/s on an idle machine;
 # 1.40x again under load 9-12), while 8, 16, 24, 32 and 48 are within noise of each other and
 # cost the same CPU time per image. model.predict at batch 32 took 1.7x the compiled call's time
-# on 128 images (its per-call set-up).
+# on 128 images (its per-call set-up). This is Keras' batch size; LiteRT's is litert.BATCH_SIZE.
 DEFAULT_BATCH_SIZE = 32
+RUNTIME_ENV = "COURSE_FEATURES_RUNTIME"
 
 
-def _hash_model(h, model) -> None:
+class Runtime(enum.Enum):
+    """Where a frozen base runs: ``AUTO`` (LiteRT where it can, else Keras), ``LITERT`` or ``KERAS``."""
+
+    AUTO = "auto"
+    LITERT = "litert"
+    KERAS = "keras"
+
+
+def _architecture(model) -> str:
+    """Every layer's class and configuration, in order, without names (Keras numbers them per session).
+
+    Covers what weights and shapes do not: the pooling (average and max give the same shapes),
+    activations, padding. Nested models are walked; a layer whose configuration cannot be read
+    contributes its class. Kept on the model while its layers stay the same objects (reading
+    MobileNetV2's 156 configurations takes about 20 ms, half a cache hit).
+    """
+    layers = tuple(id(layer) for layer in getattr(model, "layers", []))
+    held = model.__dict__.get("_course_architecture")
+    if held is not None and held[0] == layers:
+        return held[1]
+    parts: list[str] = []
+
+    def walk(layer) -> None:
+        inner = getattr(layer, "layers", None)
+        if isinstance(inner, list) and inner:
+            parts.append(f"{type(layer).__qualname__}[")
+            for sub in inner:
+                walk(sub)
+            parts.append("]")
+            return
+        try:
+            config = {k: v for k, v in layer.get_config().items() if k not in ("name", "trainable")}
+        except Exception:
+            config = {}
+        parts.append(type(layer).__qualname__ + json.dumps(config, sort_keys=True,
+                                                           default=lambda o: type(o).__qualname__))
+
+    walk(model)
+    text = "\n".join(parts)
+    model.__dict__["_course_architecture"] = (layers, text)  # plain attribute: not tracked by Keras
+    return text
+
+
+def model_digest(model) -> str:
+    """A key for the model: name, input and output shapes, architecture and every weight value."""
+    h = hashlib.sha256()
     h.update(model.name.encode())
     h.update(str(model.input_shape).encode())
     h.update(str(model.output_shape).encode())
+    h.update(_architecture(model).encode())
     for w in model.weights:
         h.update(np.ascontiguousarray(w.numpy()))
+    return h.hexdigest()
 
 
 def fingerprint(model, images: np.ndarray, extra: str = "") -> str:
@@ -62,8 +121,11 @@ def fingerprint(model, images: np.ndarray, extra: str = "") -> str:
     stale is ever reused. Hashing reads the array in place (no copy); raw uint8
     pixels hash four times faster than their float32 preprocessed copy.
     """
-    h = hashlib.sha256()
-    _hash_model(h, model)
+    return _images_key(model_digest(model), images, extra)
+
+
+def _images_key(digest: str, images: np.ndarray, extra: str) -> str:
+    h = hashlib.sha256(digest.encode())
     arr = np.ascontiguousarray(images)
     h.update(str((arr.shape, arr.dtype)).encode())
     try:
@@ -80,8 +142,11 @@ def files_fingerprint(model, files: Sequence[Path], extra: str = "") -> str:
     Reads no pixel: a file that is replaced, edited, renamed or touched gets a new key. (Only a
     deliberate edit that restores both the size and the modification time would go unnoticed.)
     """
-    h = hashlib.sha256()
-    _hash_model(h, model)
+    return _files_key(model_digest(model), files, extra)
+
+
+def _files_key(digest: str, files: Sequence[Path], extra: str) -> str:
+    h = hashlib.sha256(digest.encode())
     for path in files:
         path = Path(path).resolve()
         try:
@@ -110,21 +175,23 @@ def _preprocessor(preprocess: str | Callable | None) -> tuple[Callable | None, s
     return preprocess, f"|preprocess={name}:{hashlib.sha256(source.encode()).hexdigest()[:12]}"
 
 
-def forward_function(model, preprocess: str | Callable | None = None, dtype: str = "float32"):
+def forward_function(model, preprocess: str | Callable | None = None, dtype: str = "float32",
+                     image_shape: tuple[int, ...] | None = None):
     """Return ``model(preprocess(x), training=False)`` compiled with ``tf.function``, for ``dtype`` input.
 
     One compiled graph per (model, preprocessing, input dtype), traced once for any batch size and
     kept on the model, so later calls skip the tracing. Batches are cast to float32 inside the
     graph; ``preprocess`` (a backbone name or a function of a float32 tensor) runs there too.
+    ``image_shape`` (one image's shape) fixes the input size of a model built without one.
     """
     import tensorflow as tf
 
     fn, key = _preprocessor(preprocess)
     store = model.__dict__.setdefault("_course_forward", {})  # plain attribute: not tracked by Keras
-    slot = (key, np.dtype(dtype).name)
+    slot = (key, np.dtype(dtype).name, tuple(image_shape) if image_shape else None)
     if slot not in store:
         try:
-            signature = [tf.TensorSpec((None, *model.input_shape[1:]), dtype)]
+            signature = [tf.TensorSpec((None, *(image_shape or model.input_shape[1:])), dtype)]
         except (AttributeError, ValueError, TypeError):
             signature = None
 
@@ -139,12 +206,157 @@ def forward_function(model, preprocess: str | Callable | None = None, dtype: str
     return store[slot]
 
 
+@dataclass(frozen=True)
+class FrozenForward:
+    """A frozen base's forward pass, ready to call on batches: ``forward(batch) -> features``.
+
+    ``runtime`` is where it runs (``Runtime.LITERT`` or ``Runtime.KERAS``), ``name`` says it in
+    words (e.g. ``"LiteRT 2.3.0 (XNNPACK, 2 cores)"``), ``batch_size`` is the batch that runtime
+    was measured fastest at, ``export_seconds`` the time spent exporting the base just now (0 when
+    a cached export was used, or for Keras).
+    """
+
+    runtime: Runtime
+    name: str
+    batch_size: int
+    run: Callable[[np.ndarray], np.ndarray]
+    export_seconds: float = 0.0
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.run(batch)
+
+
+_ANNOUNCED: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    """Print ``message`` the first time this process sees it."""
+    if message not in _ANNOUNCED:
+        _ANNOUNCED.add(message)
+        print(message)
+
+
+def _keras_forward(model, preprocess, dtype: str) -> FrozenForward:
+    import keras
+    import tensorflow as tf
+
+    fn = forward_function(model, preprocess, dtype)
+    return FrozenForward(Runtime.KERAS, f"Keras {keras.__version__} (TensorFlow {tf.__version__})",
+                         DEFAULT_BATCH_SIZE, lambda batch: fn(batch).numpy())
+
+
+def _fixed_shape(model, image_shape: Sequence[int] | None) -> tuple[int, ...] | None:
+    """One input image's shape for export: the model's own, or ``image_shape`` where the model has None."""
+    try:
+        own = tuple(model.input_shape[1:])
+    except (AttributeError, TypeError):
+        return None
+    if None not in own or image_shape is None:
+        return None
+    given = tuple(int(d) for d in image_shape)
+    if len(given) != len(own) or any(o is not None and o != g for o, g in zip(own, given, strict=True)):
+        raise ValueError(f"images of shape {given} do not fit the model's input {own}")
+    return given
+
+
+def _litert_forward(model, preprocess, dtype: str, digest: str | None, verbose: bool,
+                    image_shape: Sequence[int] | None) -> FrozenForward:
+    """The model exported to LiteRT (from the cache, or now), kept on the model for later calls."""
+    _, preprocess_key = _preprocessor(preprocess)
+    shape = _fixed_shape(model, image_shape)
+    fixed = f"|shape={shape}" if shape else ""  # a model built without an input size: exported for this one
+    key = litert.model_key(digest or model_digest(model), preprocess_key + fixed, dtype)
+    store = model.__dict__.setdefault("_course_litert", {})  # plain attribute: not tracked by Keras
+    slot = (preprocess_key, dtype, shape)
+    held = store.get(slot)
+    if held is not None and held[0] == key:
+        if isinstance(held[1], Exception):
+            raise held[1]
+        return held[1]
+    name = f"{model.name}-{key}.tflite"
+    runner, seconds = None, 0.0
+    try:
+        found = litert.cached_file(name)
+        if found is not None:
+            try:
+                runner = litert.Runner(found)
+            except Exception as exc:  # a damaged or foreign file: export again
+                _say_once(f"features: the cached LiteRT file {found} could not be loaded "
+                          f"({type(exc).__name__}); exporting the model again")
+        if runner is None:
+            exported = litert.export(forward_function(model, preprocess, dtype, shape),
+                                     litert.cache_folder() / name)
+            runner, seconds = litert.Runner(exported.source), exported.seconds
+            if verbose:
+                where = (f"cached as {exported.cached_as}" if exported.cached_as
+                         else "not cached: the folder is not writable")
+                print(f"features: exported {model.name} to LiteRT in {seconds:.1f} s ({where})")
+    except Exception as exc:
+        store[slot] = (key, exc)  # one attempt per model and weights, not one per call
+        raise
+    forward = FrozenForward(Runtime.LITERT, runner.name, litert.BATCH_SIZE, runner, seconds)
+    store[slot] = (key, forward)
+    return forward
+
+
+def frozen_forward(
+    model,
+    preprocess: str | Callable | None = None,
+    dtype: str = "uint8",
+    runtime: Runtime | str = Runtime.AUTO,
+    verbose: bool = True,
+    digest: str | None = None,
+    image_shape: Sequence[int] | None = None,
+) -> FrozenForward:
+    """Return the frozen forward pass ``model(preprocess(x), training=False)`` for ``dtype`` batches.
+
+    ``Runtime.AUTO`` (the default, unless ``COURSE_FEATURES_RUNTIME`` names another) runs it in
+    LiteRT where it can: the model is exported once per architecture, weights, input size,
+    preprocessing and input dtype, and the file is cached (:mod:`course_utils.litert`). Where
+    LiteRT is missing or the model does not convert, it runs in Keras and says so once.
+    ``Runtime.LITERT`` raises instead of falling back; ``Runtime.KERAS`` is
+    :func:`forward_function`, the reference. ``image_shape`` (one image's shape, e.g.
+    ``(160, 160, 3)``) lets a model built without a fixed input size be exported for that size;
+    ``digest`` is :func:`model_digest` when the caller has it already. Example::
+
+        forward = features.frozen_forward(base, "mobilenet_v2")
+        print(forward.name)                  # LiteRT 2.3.0 (XNNPACK, 2 cores)
+        vectors = forward(uint8_photos[:8])  # float32 [8, 1280]
+    """
+    runtime = Runtime(runtime.value if isinstance(runtime, Runtime) else runtime)
+    if runtime is Runtime.AUTO:
+        chosen = os.environ.get(RUNTIME_ENV, "").strip().lower() or "auto"
+        if chosen not in {r.value for r in Runtime}:
+            raise ValueError(f"{RUNTIME_ENV}={chosen!r}: use one of {', '.join(r.value for r in Runtime)}")
+        runtime = Runtime(chosen)
+    if runtime is Runtime.KERAS:
+        return _keras_forward(model, preprocess, dtype)
+    reason = litert.unavailable_reason()
+    if reason is not None:
+        if runtime is Runtime.LITERT:
+            raise litert.LiteRTUnavailable(f"LiteRT cannot run here ({reason}); install it with "
+                                           f"`pip install {litert.PACKAGE}`, or use Runtime.KERAS")
+        _say_once(f"features: LiteRT is not available here ({reason}); the frozen base runs in "
+                  "Keras instead (the same features, more CPU time)")
+        return _keras_forward(model, preprocess, dtype)
+    try:
+        return _litert_forward(model, preprocess, dtype, digest, verbose, image_shape)
+    except Exception as exc:
+        if runtime is Runtime.LITERT:
+            raise
+        _say_once(f"features: {model.name} could not run in LiteRT ({type(exc).__name__}: "
+                  f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); it runs in Keras instead")
+        return _keras_forward(model, preprocess, dtype)
+
+
 def _progress(total: int, verbose: bool):
+    """A progress bar redrawn at most once a second: LiteRT's small batches would redraw it hundreds
+    of times, and an executed notebook keeps every redraw."""
     if not verbose:
         return None
     import keras
 
-    return keras.utils.Progbar(total, unit_name="image")
+    return keras.utils.Progbar(total, unit_name="image", interval=1.0)
 
 
 def _cache_folder(cache_dir: Path | None) -> Path:
@@ -174,25 +386,19 @@ def cached_array(key: str, compute: Callable[[], np.ndarray], cache: bool = True
         return np.load(found, allow_pickle=False), False
     array = np.asarray(compute())
     if cache:
-        _save_atomically(path, lambda p: np.save(p, array, allow_pickle=False))
+        replace_with(path, lambda p: np.save(p, array, allow_pickle=False))
     return array, True
-
-
-def _save_atomically(path: Path, save: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    save(tmp)
-    tmp.replace(path)
 
 
 def extract_features(
     model,
     images: np.ndarray,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     cache: bool = True,
     cache_dir: Path | None = None,
     verbose: bool = True,
     preprocess: str | Callable | None = None,
+    runtime: Runtime | str = Runtime.AUTO,
 ) -> np.ndarray:
     """Run the frozen ``model`` on in-memory ``images`` once and cache the result on disk.
 
@@ -210,11 +416,14 @@ def extract_features(
     read-only caches from ``COURSE_CACHE_READONLY`` are looked in too). Returns
     float32 ``[N, ...]`` (``[N, features]`` for a pooled backbone). ``verbose`` shows a progress
     bar and the time taken. For a folder on disk, :func:`folder_features` also overlaps decoding
-    with the forward pass and bounds memory.
+    with the forward pass and bounds memory. ``runtime`` chooses where the forward pass runs
+    (see :func:`frozen_forward`: LiteRT where it can, else Keras); ``batch_size`` defaults to the
+    batch that runtime was measured fastest at.
     """
     x = np.asarray(images)
     fn, key = _preprocessor(preprocess)
-    path = _cache_folder(cache_dir) / f"{model.name}-{fingerprint(model, x, key)}.npy"
+    digest = model_digest(model)
+    path = _cache_folder(cache_dir) / f"{model.name}-{_images_key(digest, x, key)}.npy"
     found = _cached(path, cache_dir) if cache else None
     if found is not None:
         if verbose:
@@ -232,7 +441,8 @@ def extract_features(
                                  f"preprocessing itself and needs raw 0-255 pixels: {exc}") from None
 
     dtype = x.dtype if x.dtype in (np.uint8, np.float32) else np.dtype(np.float32)
-    forward = forward_function(model, preprocess, dtype.name)
+    forward = frozen_forward(model, preprocess, dtype.name, runtime, verbose, digest, x.shape[1:])
+    batch_size = batch_size or forward.batch_size
     start = time.perf_counter()
     bar = _progress(len(x), verbose)
     out = []
@@ -240,15 +450,16 @@ def extract_features(
         batch = np.asarray(x[i:i + batch_size], dtype=dtype)
         if check is not None:
             check(batch)
-        out.append(forward(batch).numpy())
+        out.append(forward(batch))
         if bar is not None:
             bar.add(len(batch))
     feats = np.concatenate(out) if out else np.zeros((0, *model.output_shape[1:]), np.float32)
     if verbose:
         seconds = time.perf_counter() - start
-        print(f"features: computed {len(x)} in {seconds:.1f} s ({len(x) / max(seconds, 1e-9):.0f} images/s)")
+        print(f"features: computed {len(x)} in {seconds:.1f} s ({len(x) / max(seconds, 1e-9):.0f} "
+              f"images/s, {forward.name})")
     if cache:
-        _save_atomically(path, lambda p: np.save(p, feats, allow_pickle=False))
+        replace_with(path, lambda p: np.save(p, feats, allow_pickle=False))
     return feats
 
 
@@ -291,13 +502,14 @@ def folder_features(
     source: str | os.PathLike | ImageFiles | Sequence[str | os.PathLike],
     image_size: int | tuple[int, int] | None = None,
     preprocess: str | Callable | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     labels: Sequence[int] | np.ndarray | None = None,
     class_names: list[str] | None = None,
     cache: bool = True,
     cache_dir: Path | None = None,
     workers: int | None = None,
     verbose: bool = True,
+    runtime: Runtime | str = Runtime.AUTO,
 ) -> FolderFeatures:
     """Compute (or load cached) features of every readable image in a folder or file list, streamed.
 
@@ -307,7 +519,9 @@ def folder_features(
     paths (with optional ``labels`` and ``class_names``). Images are decoded as RGB (grayscale,
     CMYK, palette and alpha converted), resized to ``image_size`` (default: the model's input
     size) and passed through ``preprocess`` (a backbone name such as ``"mobilenet_v2"``, or a
-    function of a float32 tensor; None feeds raw 0-255 pixels) inside the compiled forward pass.
+    function of a float32 tensor; None feeds raw 0-255 pixels) inside the forward pass, which runs
+    where ``runtime`` says (see :func:`frozen_forward`), ``batch_size`` images at a time (default:
+    that runtime's best).
 
     Bad input never stops the run and is never dropped silently: zero-byte, truncated, corrupt
     and non-image files are skipped and listed by name with the reason in the returned
@@ -331,7 +545,8 @@ def folder_features(
         image_size = tuple(model.input_shape[1:3])
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     fn, key = _preprocessor(preprocess)
-    name = f"{model.name}-{files_fingerprint(model, listing.files, f'{key}|size={size}')}.npz"
+    digest = model_digest(model)
+    name = f"{model.name}-{_files_key(digest, listing.files, f'{key}|size={size}')}.npz"
     path = _cache_folder(cache_dir) / name
     report = listing.report
     found = _cached(path, cache_dir) if cache else None
@@ -343,15 +558,17 @@ def folder_features(
         if verbose:
             print(f"features: loaded {len(feats)} cached feature vectors from {path.name}")
     else:
-        forward = forward_function(model, preprocess, "uint8")
+        forward = frozen_forward(model, preprocess, "uint8", runtime, verbose, digest, (*size, 3))
         start = time.perf_counter()
         bar = _progress(len(listing.files), verbose)
         ok = np.zeros(len(listing.files), bool)
         outcome = [""] * len(listing.files)
         out = []
         done = 0
-        for x, _, rows in image_batches(listing.files, size, batch_size, listing.labels, report, workers):
-            out.append(forward(x).numpy())
+        batches = image_batches(listing.files, size, batch_size or forward.batch_size, listing.labels,
+                                report, workers)
+        for x, _, rows in batches:
+            out.append(forward(x))
             ok[rows] = True
             done = rows[-1] + 1
             if bar is not None:
@@ -366,9 +583,9 @@ def folder_features(
         if verbose:
             seconds = time.perf_counter() - start
             print(f"features: computed {len(feats)} in {seconds:.1f} s "
-                  f"({len(feats) / max(seconds, 1e-9):.0f} images/s)")
+                  f"({len(feats) / max(seconds, 1e-9):.0f} images/s, {forward.name})")
         if cache:
-            _save_atomically(path, lambda p: np.savez(p, features=feats, ok=ok,
+            replace_with(path, lambda p: np.savez(p, features=feats, ok=ok,
                                                       outcome=np.array(outcome, dtype=str)))
     if verbose and (report.skipped or report.converted):
         print(report.summary())
@@ -382,22 +599,24 @@ def time_batch_sizes(
     n_images: int = 128,
     rounds: int = 3,
     preprocess: str | Callable | None = None,
+    runtime: Runtime | str = Runtime.AUTO,
 ) -> dict[int, float]:
     """Measure the forward pass's images per second at each batch size (best of ``rounds``).
 
     Uses ``n_images`` random uint8 images at the model's input size, after one untimed call per
-    size (tracing). Sizes are interleaved round by round, so a machine that gets busier or
-    quieter during the measurement biases none of them. Pass the best as ``batch_size=``.
+    size (tracing or exporting). Sizes are interleaved round by round, so a machine that gets
+    busier or quieter during the measurement biases none of them. ``runtime``: see
+    :func:`frozen_forward`. Pass the best as ``batch_size=``.
     """
-    forward = forward_function(model, preprocess, "uint8")
+    forward = frozen_forward(model, preprocess, "uint8", runtime, verbose=False)
     x = np.random.default_rng(0).integers(0, 256, (n_images, *model.input_shape[1:]), dtype=np.uint8)
     for b in sizes:
-        forward(x[:b]).numpy()
+        forward(x[:b])
     best = {b: float("inf") for b in sizes}
     for _ in range(rounds):
         for b in sizes:
             start = time.perf_counter()
             for i in range(0, n_images, b):
-                forward(x[i:i + b]).numpy()
+                forward(x[i:i + b])
             best[b] = min(best[b], time.perf_counter() - start)
     return {b: n_images / s for b, s in best.items()}

@@ -182,6 +182,37 @@ def plot_method_bars(runs: Mapping[str, Sequence[float]], ax=None, highlight: st
     return fig
 
 
+def plot_reliability(probs, labels, ax=None, bins: int = 10, min_count: int = 3, label: str | None = None,
+                     title: str | None = None):
+    """A reliability diagram: for equal-width bins of confidence (the top probability), the bin's
+    accuracy against its mean confidence, with the diagonal a calibrated model follows.
+
+    Bins holding fewer than ``min_count`` examples are left out (their accuracy is noise). Call it
+    twice on one ``ax`` to compare models or domains. Return the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
+    if probs.ndim != 2 or len(probs) != len(labels):
+        raise ValueError(f"expected probabilities (N, classes) and N labels: {probs.shape}, {labels.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4, 3.6))
+    else:
+        fig = ax.figure
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    used = [b for b in range(bins) if np.sum(which == b) >= min_count]
+    ax.plot([confidence[which == b].mean() for b in used], [correct[which == b].mean() for b in used], "o-",
+            label=label)
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence (bin mean)", ylabel="accuracy in the bin")
+    if label:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
 def plot_confusion(cm, class_names: Sequence[str], title: str | None = None):
     """Show a confusion matrix (rows: true class, columns: predicted), counts in the cells; return the figure.
 

@@ -98,14 +98,112 @@ def get_profile(name: str | None = None, **overrides: int) -> Profile:
 # handful of knobs there, not a wall of per-profile tables. Knobs that never change with the profile
 # stay in the parameters cell itself.
 LESSON_SIZES: dict[str, dict[str, tuple]] = {
-    "efficient_fine_tuning": {
+    "what_is_transfer_learning": {       # lesson 01
+        "train_per_class": (100, 100, 500),   # labelled photos per class: few
+        "val_per_class": (50, 100, 300),      # for choosing the epoch
+        "max_epochs": (40, 60, 100),          # early stopping usually ends sooner
+    },
+    "choosing_a_model": {                # lesson 02
+        "latency_batch": (8, 16, 32),         # images per timed forward pass
+        "latency_repeats": (3, 3, 5),         # timed passes per model (the best one counts)
+    },
+    "feature_extraction": {              # lesson 03
+        "pool_per_class": (20, 200, 1000),    # the few-shot curve draws from these
+        "epochs": (5, 5, 10),                 # head epochs in the race
+        "shots": ((1, 2, 5, 20), (1, 2, 5, 10, 50, 200), (1, 2, 5, 10, 50, 200, 1000)),  # photos per class
+        "curve_seeds": (5, 10, 20),           # random draws per point of the curve
+        "other_size": (96, 128, 160),         # pixels: the same photos at another size
+    },
+    "fine_tuning": {                     # lesson 04
+        "val_per_class": (50, 100, 500),      # validation photos per class (cats vs dogs)
+        "fine_tune_epochs": (2, 3, 10),       # phase 2 and the BatchNormalization runs
+        "bn_photos": (40, 48, 200),           # photos in the one-pass BatchNormalization measurement
+        "depth_epochs": (2, 2, 3),            # the first is not timed
+        "gain_size": (96, 128, 224),          # pixels, section 6
+        "gain_train": (60, 100, 300),         # photos per class (fewer if a class has fewer)
+        "gain_val": (20, 30, 60),             # for choosing the epoch
+        "gain_test": (50, 50, 100),           # for the reported numbers
+        "gain_epochs": (6, 8, 15),            # at most; validation picks one (0: head alone)
+    },
+    "data_bias": {                       # lesson 05
+        "seeds": (2, 3, 5),                   # >= 3 outside smoke
+        "n_digits": (4000, 10000, 10000),     # Colored MNIST training digits
+        "train_per_class": (40, 100, 200),    # PACS sketches per class
+        "test_per_class": (50, 100, 110),
+    },
+    "overfitting": {                     # lesson 06
+        "train_sizes": ((5, 20), (5, 20, 100), (5, 10, 20, 50, 100)),  # training photos per class
+        "head_epochs": (40, 80, 150),         # full-batch epochs of the heads
+        "probe_per_class": (20, 100, 200),    # cats vs dogs photos per class, each probe split
+        "old_per_class": (10, 35, 100),       # unlabelled PACS photos per class to remember
+    },
+    "your_own_data": {                   # the capstone
+        "second_per_class": (10, 40, None),   # images per class of the second folder (None: all)
+        "max_per_class": (60, 300, None),     # images per class used (None: every image)
+        "sample_per_class": (60, 80, 200),    # training images per class to compare the backbones
+        "head_epochs": (40, 100, 200),        # a ceiling: early stopping ends sooner
+        "fine_tune_epochs": (1, 3, 10),
+    },
+    "domain_mismatch": {
+        "target_unlabelled": (1000, 3000, 7000),   # MNIST-M training digits, labels unused
+        "digit_test": (600, 1800, 1800),           # MNIST and MNIST-M test digits
+        "digit_steps": (100, 150, 3000),           # training steps of the digit CNN
+        "digit_batch": (32, 64, 64),               # per domain
+        "pacs_train": (12, 40, None),              # PACS images per class and domain (None: all)
+        "pacs_val": (10, 20, None),                # validation: sketches choose a method, photos set CORAL
+        "pacs_test": (12, 40, None),
+        "pacs_steps": (150, 300, 1500),            # training steps of a PACS head
+        "bn_images": (128, 128, 256),              # unlabelled images per domain for AdaBN
+    },
+    "domain_remedies": {
+        "xray_steps": (100, 200, 600),        # training steps of the X-ray CNN
+        "xray_batch": (32, 64, 64),
+        "pacs_train": (12, 40, None),         # PACS images per class and source domain (None: all)
+        "pacs_val": (10, 20, None),           # labelled sketches per class, to choose
+        "pacs_test": (12, 40, None),
+        "pacs_unlabelled": (40, 40, None),    # sketches per class for self-training and the reference
+        "pacs_steps": (150, 300, 1500),       # training steps of a PACS head
+    },
+    "unsupervised_transfer": {
+        "seeds": (2, 3, 5),                        # labelled draws, head initialisation, k-means
+        "unlabelled": (2000, 10000, 10000),        # MNIST training digits, labels withheld
+        "pretrain_epochs": (2, 5, 30),             # laptop: what the 5-minute budget holds
+        "collapse_steps": (30, 80, 200),           # the positives-only demonstration
+        "labels_per_class": ([10], [1, 5, 10, 50, 100], [1, 5, 10, 50, 100, 500]),
+        "trained_counts": ([10], [10, 100], [1, 10, 100, 500]),   # where the (costly) trained variants run
+        "pool_per_class": (20, 200, 800),          # labelled pool the draws come from
+        "val_per_class": (10, 50, 100),            # labelled validation digits (steps, BatchNormalization)
+        "digit_test": (300, 2000, 10000),          # MNIST test digits
+        "photo_test": (15, None, None),            # PACS test photos per class to cluster (None: all)
+        "min_probe_gain": (-0.05, 0.05, 0.05),     # SimCLR probe over tuned random init, 10 labels/class
+    },
+    "text_transfer": {
+        "seeds": (3, 20, 20),                 # label draws: what a remedy recovers needs many
+        "curve_sizes": ([10, 30, 100, 300], [10, 30, 100, 300, 1000], [10, 30, 100, 300, 1000, 3000]),
+        "curve_pool": (450, 1500, 4500),      # SST-2 train phrases each seed draws from
+        "curve_test": (300, 800, 800),        # SST-2 dev sentences scored
+        "target_test": (200, 400, 500),       # test sentences per target domain, balanced
+        "target_pool": (300, 500, 500),       # per target: unlabelled remedies, validation, few labels
+        "n_val": (50, 100, 100),              # labelled target sentences, only for choosing a remedy
+    },
+    "efficient_fine_tuning": {          # lesson 11
         "text_train": (64, 160, 400),     # labelled Amazon sentences per seed
-        "text_val": (50, 100, 100),       # Amazon sentences for choosing the epoch and the rank
+        "text_val": (50, 100, 100),       # Amazon sentences for choosing the epoch and the learning rate
         "text_test": (64, 100, 300),      # test sentences per out-of-domain set (Amazon: all 300)
         "text_epochs": (1, 2, 3),         # at most; validation chooses
         "per_class": (12, 30, 100),       # training images per class (PACS sketches, PACS photos)
         "test_per_class": (20, 30, None),  # out-of-distribution test images per class (None: all)
         "epochs": (2, 3, 10),             # image fine-tuning epochs, at most; validation chooses
+    },
+    "after_transfer": {
+        "teacher_size": (160, 160, 224),       # pixels each model sees: the student is smaller in both
+        "student_size": (128, 128, 160),
+        "sketches": (40, None, None),          # PACS sketches per class, validation and test (None: all)
+        "steps": (400, 400, 800),              # optimiser steps for every head, on labels or distilling
+        "calibration": (200, 200, 500),        # unlabelled photos that calibrate the int8 activations
+        "target_pool": (1000, 3000, 7000),     # unlabelled MNIST-M digits streamed before the test digits
+        "digit_test": (600, 1800, 1800),
+        "digit_steps": (100, 200, 3000),       # lesson 07's source CNN
     },
 }
 

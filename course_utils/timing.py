@@ -70,3 +70,20 @@ def step_timer():
             self.steps.append((self._epoch, time.perf_counter() - self._start))
 
     return StepTimer()
+
+
+def median_ms(run, repeats: int = 30) -> float:
+    """Median wall-clock milliseconds of ``run()`` over ``repeats`` calls, after one uncounted warm-up.
+
+    The median, not the mean: on a shared machine the odd call slowed down by another process
+    would otherwise decide the number.
+    """
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)

@@ -280,3 +280,35 @@ def test_adabn_in_one_pass_averages_batches_and_never_uses_a_one_image_batch():
     mean, var = (first.mean(0) + second.mean(0)) / 2, (first.var(0) + second.var(0)) / 2
     np.testing.assert_allclose(bn.moving_mean.numpy(), mean, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(bn.moving_variance.numpy(), var, rtol=1e-3, atol=1e-3)
+
+
+def test_shift_measures_name_every_measure_and_see_a_shift() -> None:
+    rng = np.random.default_rng(0)
+    a, b, c = rng.normal(size=(300, 4)), rng.normal(size=(300, 4)), rng.normal(2.0, 1.0, size=(300, 4))
+    same, shifted = adaptation.shift_measures(a, b), adaptation.shift_measures(a, c)
+    assert list(same) == ["domain accuracy", "proxy A-distance", "mean distance", "CORAL distance", "MMD"]
+    assert all(shifted[k] > same[k] for k in same if k != "CORAL distance")
+
+
+def test_domain_features_extracts_every_split_and_adapts_domains_with_training_images(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from course_utils import backbones, datasets
+
+    def fake_images(name, split, image_size, per_class=None, seed=0, domain=None, verbose=True):
+        shift = {"a": 0.0, "b": 50.0}[domain]
+        x = np.random.default_rng(len(split)).uniform(0, 100, (6, 4, 4, 3)).astype("float32") + shift
+        return SimpleNamespace(x=x, y=np.array([0, 1, 0, 1, 0, 1]), class_names=["c0", "c1"])
+
+    monkeypatch.setattr(datasets, "load_images", fake_images)
+    monkeypatch.setattr(backbones, "preprocess", lambda name, x: x / 100.0)
+    keras.utils.set_random_seed(0)
+    base = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.BatchNormalization(),
+                             keras.layers.GlobalAveragePooling2D()])
+    feats, adapted, examples, names = adaptation.domain_features(
+        base, "fake", {"a": {"test": 2}, "b": {"train": 2, "test": 2}}, 4, adabn_images=6, verbose=False)
+    assert set(feats) == {("a", "test"), ("b", "train"), ("b", "test"),
+                          ("adabn", "b", "train"), ("adabn", "b", "test")}
+    assert list(adapted) == ["b"] and names == ["c0", "c1"] and len(examples["a"]) == 2
+    assert not np.allclose(feats["b", "test"][0], feats["adabn", "b", "test"][0])   # b's own statistics
+    assert np.array_equal(feats["adabn", "b", "test"][1], feats["b", "test"][1])

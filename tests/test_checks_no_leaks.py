@@ -38,6 +38,7 @@ from course_utils.checks import (  # noqa: E402
     lesson08,
     lesson09,
     lesson10,
+    lesson12,
 )
 from course_utils.exercise_data import domain_remedies  # noqa: E402
 from course_utils.exercise_data.domain_mismatch import coral_pairs, probe_reversal, reversal_cases  # noqa: E402
@@ -397,6 +398,38 @@ def _07_adabn(monkeypatch):
     copy.set_weights(features.get_weights())
     x = np.random.default_rng(0).normal(3, 2, (32, 4)).astype("float32")
     return {"adapted": copy, "source": features, "x": x}, ["moving_mean.assign(", "acts.mean("]
+
+
+@case("12.distillation_loss")
+def _12_kd(monkeypatch):
+    from course_utils.exercise_data.after_transfer import logit_cases
+
+    right = [lesson12.reference_kd_loss(*c) for c in logit_cases(3)]
+    return {"losses": [v * 1.5 for v in right]}, [f"{v:.4f}" for v in right] + [f"{v:.3f}" for v in right]
+
+
+@case("12.threshold_rule")
+def _12_rule(monkeypatch):
+    from course_utils.exercise_data.after_transfer import confidence_cases
+
+    right = [lesson12.reference_threshold(*c) for c in confidence_cases(3)]
+    return {"thresholds": [0.0] * len(right)}, [f"{v:.4f}" for v in right if np.isfinite(v)]
+
+
+@case("12.abstention_decision")
+def _12_decision(monkeypatch):
+    rng = np.random.default_rng(0)
+
+    def rows(n, skill):
+        confidence = rng.uniform(0.5, 1.0, n)
+        return np.column_stack([confidence, rng.uniform(0, 1, n) < confidence ** skill])
+
+    validation, photos, sketches = rows(300, 0.3), rows(300, 0.3), rows(300, 3.0)
+    right = lesson12.reference_threshold(validation[:, 0], validation[:, 1] > 0.5, lesson12.TARGET)
+    answered = photos[:, 0] >= right
+    values = [f"{right:.4f}", f"{answered.mean():.3f}", f"{photos[answered, 1].mean():.3f}"]
+    return {"threshold": 0.5, "validation": validation, "photos": photos, "sketches": sketches,
+            "report": {}, "answer_sketches": True}, values
 
 
 @case(f"{lessons.find('your_own_data').number}.head_on_new_folder")

@@ -86,3 +86,21 @@ def test_pseudo_labels_confident_and_centroid_and_the_threshold_choice() -> None
     assert taught08.choose_threshold(teacher, x, y, [0.9, 0.5, 0.7]) == 0.5   # lowest that is precise enough
     student = taught08.self_train(small, teacher, x[:30], y[:30], x[30:], steps=50, batch=16, seed=0)
     assert student.output_shape == (None, 3)
+
+
+def test_prior_shift_em_recovers_a_new_class_mix_from_calibrated_probabilities() -> None:
+    rng = np.random.default_rng(0)
+    y = (rng.random(4000) < 0.8).astype(int)                   # target: 80% positives
+    score = rng.normal(np.where(y == 1, 1.0, -1.0), 1.0)       # the same p(x | y) as in the source
+    p1 = 1 / (1 + np.exp(-2 * score))                          # exact posteriors under a 50/50 source mix
+    probs = np.stack([1 - p1, p1], axis=1)
+    prior, corrected = taught08.prior_shift_em(probs, [0.5, 0.5])
+    assert prior[1] == pytest.approx(0.8, abs=0.03)
+    assert corrected[:, 1].mean() == pytest.approx(prior[1], abs=1e-3)   # EM's fixed point
+    assert np.mean(corrected.argmax(1) == y) > np.mean(probs.argmax(1) == y)   # Bayes' rule for the new mix
+
+
+def test_correct_priors_is_bayes_rule_and_leaves_an_unchanged_mix_alone() -> None:
+    probs = np.array([[0.5, 0.5], [0.9, 0.1]])
+    assert np.allclose(taught08.correct_priors(probs, [0.5, 0.5], [0.5, 0.5]), probs)
+    assert taught08.correct_priors(probs, [0.5, 0.5], [0.2, 0.8])[0, 1] == pytest.approx(0.8)

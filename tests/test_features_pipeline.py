@@ -95,9 +95,10 @@ def test_folder_features_equal_the_old_in_memory_path(messy, tmp_path):
 
 
 def _count_computations(monkeypatch):
+    """Count the forward passes set up (one per computation, whichever runtime runs it)."""
     calls = []
-    real = features.forward_function
-    monkeypatch.setattr(features, "forward_function", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = features.frozen_forward
+    monkeypatch.setattr(features, "frozen_forward", lambda *a, **k: calls.append(1) or real(*a, **k))
     return calls
 
 

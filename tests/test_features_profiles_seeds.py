@@ -19,8 +19,8 @@ def test_features_are_computed_once_and_invalidated_by_changes(tmp_path, monkeyp
     seeds.seed_everything(0)
     model = _tiny_model()
     calls = []
-    real_forward = features.forward_function
-    monkeypatch.setattr(features, "forward_function",
+    real_forward = features.frozen_forward
+    monkeypatch.setattr(features, "frozen_forward",
                         lambda *a, **k: calls.append(1) or real_forward(*a, **k))
     x = np.random.default_rng(0).uniform(0, 1, (5, 4, 4, 3)).astype("float32")
     a = features.extract_features(model, x, cache_dir=tmp_path, verbose=False)

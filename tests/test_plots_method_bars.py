@@ -26,3 +26,14 @@ def test_bars_reject_an_unknown_highlight_and_no_methods():
         plots.plot_method_bars({"a": [1.0]}, highlight="b")
     with pytest.raises(ValueError, match="no methods"):
         plots.plot_method_bars({})
+
+
+def test_reliability_points_are_bin_confidence_against_bin_accuracy():
+    probs = np.array([[0.95, 0.05]] * 10 + [[0.55, 0.45]] * 10 + [[0.3, 0.7]])
+    labels = np.array([0] * 9 + [1] + [0] * 5 + [1] * 5 + [1])   # 0.9 right at 0.95, 0.5 right at 0.55
+    fig = plots.plot_reliability(probs, labels, bins=10, label="model", title="t")
+    points, diagonal = fig.axes[0].lines
+    assert np.allclose(points.get_xdata(), [0.55, 0.95]) and np.allclose(points.get_ydata(), [0.5, 0.9])
+    assert np.allclose(diagonal.get_xdata(), [0, 1])   # the bin with one example (0.7) is left out
+    with pytest.raises(ValueError, match="N labels"):
+        plots.plot_reliability(probs, labels[:3])

@@ -279,6 +279,18 @@ def _lesson_nb(title: str, goal: str, headline: str | None = None, lines: int = 
     return nb
 
 
+def test_goal_completes_a_lead_in_with_the_first_item():
+    """"**What you will be able to do.** After this lesson you can" then a list: the goal is a sentence."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(
+        "# 01 · Intro\n\n**What you will be able to do.** After this lesson you can\n\n"
+        "- explain why we reuse\n  pretrained networks;\n- write the two lines.\n\nMore.")]
+    goal = "After this lesson you can explain why we reuse pretrained networks."
+    assert site._title_and_goal(nb) == ("01 · Intro", goal)
+    nb.cells[0].source = "# 02 · Pick\n\n**What you will be able to do.** Pick a model. By numbers."
+    assert site._title_and_goal(nb)[1] == "Pick a model."
+
+
 def test_a_new_lesson_is_picked_up_without_configuration(tmp_path):
     """Any notebooks/NN_*.ipynb is a lesson: found, titled, its headline read, in the syllabus."""
     notebooks, exercises, executed = tmp_path / "notebooks", tmp_path / "exercises", tmp_path / "build"

@@ -225,3 +225,20 @@ def test_balanced_sample_and_share_recovered():
     with pytest.raises(ValueError, match="no gap"):
         text.share_recovered(0.8, 0.9, 0.8)
     assert text.binary_accuracy([0.9, 0.2, 0.6], [1, 0, 0]) == pytest.approx(2 / 3)
+
+
+def test_fit_rewound_reuses_one_compiled_head_and_starts_each_run_afresh():
+    keras = pytest.importorskip("keras")
+    from course_utils.taught.text_transfer import make_head
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    # 300 full-batch steps at the head's learning rate (30 leave it near its random start: 0.72)
+    first = text.fit_rewound(make_head, x, y, l2=1e-4, epochs=300)
+    w_first = [w.copy() for w in first.get_weights()]
+    text.fit_rewound(make_head, x, 1 - y, l2=1e-4, epochs=300)           # another run rewinds the same head
+    again = text.fit_rewound(make_head, x, y, l2=1e-4, epochs=300)
+    assert again is first and isinstance(again, keras.Model)
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(w_first, again.get_weights(), strict=True))
+    assert text.binary_accuracy(np.asarray(again(x)).reshape(-1), y) > 0.9

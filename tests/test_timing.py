@@ -39,3 +39,13 @@ def test_step_timer_records_every_step_with_its_epoch():
     timer = timing.step_timer()
     model.fit(np.zeros((8, 2)), np.zeros(8), epochs=2, batch_size=4, verbose=0, callbacks=[timer])
     assert [epoch for epoch, _ in timer.steps] == [0, 0, 1, 1]
+
+
+def test_median_ms_skips_the_warm_up_and_takes_the_median(monkeypatch):
+    ticks = iter([0.0, 0.001, 1.0, 1.003, 2.0, 2.5, 3.0, 3.002])   # calls of 1, 3, 500 and 2 ms
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: next(ticks))
+    calls = []
+    assert timing.median_ms(lambda: calls.append(1), repeats=4) == pytest.approx(2.5)
+    assert len(calls) == 5   # one warm-up call, not timed
+    with pytest.raises(ValueError):
+        timing.median_ms(lambda: None, repeats=0)

@@ -37,6 +37,7 @@ def environment_rows() -> list[tuple[str, str]]:
                                             "folders laid out <split>/<class>/<image>; tfds: rows below)"))
     except Exception:  # noqa: BLE001
         rows.append(("tensorflow-datasets", "NOT INSTALLED: pip install -r requirements.txt"))
+    rows.append(("LiteRT", litert_row()))
     rows.append(("profile", f"{profiles.current_name()} ({profiles.ENV_VAR})"))
     mirror = assets.mirror_dir()
     if mirror is None:
@@ -48,6 +49,20 @@ def environment_rows() -> list[tuple[str, str]]:
         rows.append(("network", f"{assets.OFFLINE_ENV} set: no downloads"))
     rows.append(("grading sandbox", sandbox_row()))
     return rows
+
+
+def litert_row() -> str:
+    """Where frozen-base features run: LiteRT (XNNPACK) when it loads, else Keras, and how to fix that."""
+    from course_utils import features, litert
+
+    forced = os.environ.get(features.RUNTIME_ENV, "").strip()
+    reason = litert.unavailable_reason()
+    if reason is not None:
+        return (f"NOT AVAILABLE ({reason}): frozen features run in Keras, more slowly; "
+                f"`pip install {litert.PACKAGE}` (see requirements.txt)")
+    note = f"; {features.RUNTIME_ENV}={forced} overrides it" if forced else ""
+    return (f"{litert.version()}: frozen features run there (XNNPACK, {litert.usable_cores()} cores), "
+            f"Keras is the fallback{note}")
 
 
 def sandbox_row() -> str:

@@ -94,7 +94,11 @@ def _first_sentence(text: str) -> str:
 
 
 def _title_and_goal(nb) -> tuple[str, str]:
-    """The lesson's H1 and the first sentence after it (its "**Goal.**")."""
+    """The lesson's H1 and the first sentence after it (its "**Goal.**").
+
+    A lead-in that ends without a sentence ("After this lesson you can") is completed with the
+    first item of the list that follows it.
+    """
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
@@ -104,7 +108,11 @@ def _title_and_goal(nb) -> tuple[str, str]:
         title = lines[0][2:].strip()
         paragraphs = [p.strip() for p in "\n".join(lines[1:]).split("\n\n") if p.strip()]
         goal = " ".join(paragraphs[0].split()) if paragraphs else ""
-        goal = re.sub(r"^\*\*Goal\.?\*\*\s*", "", goal)
+        goal = re.sub(r"^\*\*[^*]+?[.:]\*\*\s*", "", goal)     # "**Goal.**", "**What you will ... do.**"
+        item = re.match(r"(?:[-*]|\d+\.)\s+(.*?)(?=\s+(?:[-*]|\d+\.)\s|$)",
+                        " ".join(paragraphs[1].split())) if len(paragraphs) > 1 else None
+        if re.search(r"\w$", goal) and item:
+            goal = f"{goal} {item.group(1).rstrip(';,.')}."
         return title, _first_sentence(goal)
     return "", ""
 

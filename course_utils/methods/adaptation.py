@@ -200,3 +200,51 @@ def centroid_pseudo_labels(feats, probs, iterations: int = 5) -> np.ndarray:
         labels = (f @ centroids.T).argmax(axis=1)
         weights = np.eye(probs.shape[1])[labels]
     return labels
+
+
+# ---------------------------------------------------------------- plumbing for lessons 07-08
+
+
+def shift_measures(source_feats, target_feats, seed: int = 0) -> dict[str, float]:
+    """Every shift measure of this module for one pair of feature sets, by name (for a plot)."""
+    return {"domain accuracy": domain_classifier_accuracy(source_feats, target_feats, seed),
+            "proxy A-distance": proxy_a_distance(source_feats, target_feats, seed),
+            "mean distance": mean_distance(source_feats, target_feats),
+            "CORAL distance": coral_distance(source_feats, target_feats),
+            "MMD": mmd_rbf(source_feats, target_feats, seed=seed)}
+
+
+def domain_features(base, dataset: str, splits: dict, image_size: int, seed: int = 0,
+                    adabn_images: int | None = None, preprocess: str = "mobilenet_v2", verbose: bool = True):
+    """Frozen-backbone features of every (domain, split) of a multi-domain image set, e.g. PACS.
+
+    ``splits`` maps a domain to ``{split: images per class (None: all)}``. Returns ``(feats,
+    adapted, examples, class_names)``: ``feats[domain, split] = (features, labels)``; with
+    ``adabn_images``, every domain that has a ``train`` split also gets
+    ``feats["adabn", domain, split]``, the same images through its own AdaBN copy of ``base``
+    (:func:`adabn_in_one_pass` on at most ``adabn_images`` of its *unlabelled* training images),
+    kept in ``adapted[domain]``; ``examples[domain]`` holds one image per class (for a picture).
+    Lessons 07 and 08 teach what this does; here it is the loop around it.
+    """
+    import time
+
+    from course_utils import backbones, datasets, features
+
+    feats, adapted, examples, class_names, start = {}, {}, {}, [], time.perf_counter()
+    for domain, wanted in splits.items():
+        xs = {}
+        for split, per_class in wanted.items():
+            imgs = datasets.load_images(dataset, split, image_size, per_class=per_class, seed=seed,
+                                        domain=domain, verbose=False)
+            xs[split], class_names = backbones.preprocess(preprocess, imgs.x), imgs.class_names
+            feats[domain, split] = (features.extract_features(base, xs[split], verbose=False), imgs.y)
+            examples[domain] = [imgs.x[np.flatnonzero(imgs.y == c)[0]] for c in range(len(class_names))]
+        if adabn_images and "train" in xs:
+            adapted[domain] = adabn_in_one_pass(base, xs["train"], max_images=adabn_images, seed=seed)
+            for split, x in xs.items():
+                feats["adabn", domain, split] = (features.extract_features(adapted[domain], x, verbose=False),
+                                                 feats[domain, split][1])
+        if verbose:
+            print(f"{domain}: " + ", ".join(f"{s} {len(feats[domain, s][1])}" for s in wanted)
+                  + f" images ({time.perf_counter() - start:.0f} s)")
+    return feats, adapted, examples, class_names

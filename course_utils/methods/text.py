@@ -1,4 +1,4 @@
-"""Lesson 10's helpers around a text encoder: padding, padding cost, domain weights, shares.
+"""Lesson 10's helpers around a text encoder: padding, padding cost, rewound heads, shares.
 
 What the lesson teaches (WordPiece ids with ``[CLS]``/``[SEP]``, length-grouped batches, mean
 pooling, the heads, importance weights and self-training) is in the lesson's ``# @save`` cells
@@ -7,7 +7,7 @@ pooling, the heads, importance weights and self-training) is in the lesson's ``#
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -76,3 +76,35 @@ def share_recovered(source_only: float, method: float, oracle: float) -> float:
     if gap <= 0:
         raise ValueError(f"no gap to recover: oracle {oracle:.3f} <= source-only {source_only:.3f}")
     return (method - source_only) / gap
+
+
+_HEADS: dict = {}   # (make_head, input size, l2, epochs) -> (compiled head, its initial weights)
+
+
+def fit_rewound(make_head: Callable, x: np.ndarray, y: np.ndarray, *, l2: float, epochs: int,
+                sample_weight: np.ndarray | None = None, seed: int = 0):
+    """Train a fresh ``make_head(dim, l2=..., steps_per_execution=epochs)`` on ``(x, y)``, full batch.
+
+    Lesson 10 trains thousands of small heads; building and tracing each one anew would cost more
+    than training it. So one head is compiled per ``(make_head, input size, l2, epochs)`` and
+    rewound (:func:`course_utils.methods.training.rewind`: initial weights, zeroed optimizer) before
+    every run, and the data is one batch repeated ``epochs`` times, fitted as one epoch with
+    ``steps_per_execution=epochs``: every step runs inside one traced call. Returns the head, which
+    the next call with the same key rewinds and retrains: use it (predict, score) before that call.
+    """
+    import tensorflow as tf
+
+    from course_utils import seeds
+    from course_utils.methods.training import rewind
+
+    key = (make_head, x.shape[1], l2, epochs)
+    if key not in _HEADS:
+        seeds.seed_everything(seed)
+        head = make_head(x.shape[1], l2=l2, steps_per_execution=epochs)
+        _HEADS[key] = (head, head.get_weights())
+    head, initial = _HEADS[key]
+    rewind(head, initial)
+    w = np.ones(len(x), "float32") if sample_weight is None else np.asarray(sample_weight, "float32")
+    batch = tf.data.Dataset.from_tensors((np.asarray(x, "float32"), np.asarray(y, "float32"), w))
+    head.fit(batch.repeat(epochs), epochs=1, shuffle=False, verbose=0)
+    return head

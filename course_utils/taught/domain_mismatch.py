@@ -15,11 +15,8 @@ from course_utils.taught.fine_tuning import predict_batches
 
 
 def coral_loss(source_feats, target_feats):
-    """Deep CORAL loss (Sun & Saenko 2016): ||C_s - C_t||_F^2 / (4 d^2), differentiable.
-
-    C is the (unbiased) covariance matrix of a batch of features of shape (batch, d).
-    Works on tensors inside a training step, and on NumPy arrays.
-    """
+    """Deep CORAL loss (Sun & Saenko 2016): ||C_s - C_t||_F^2 / (4 d^2), C the covariance of a batch of
+    features (batch, d). Differentiable: works on tensors inside a training step, and on NumPy arrays."""
     ops = keras.ops
 
     def covariance(x):
@@ -47,7 +44,7 @@ def reverse_gradient(x, lam):
 
 @keras.saving.register_keras_serializable(package="course_utils")
 class GradientReversal(keras.layers.Layer):
-    """`reverse_gradient` as a layer; `lam` lives in a variable a training loop can ramp."""
+    """`reverse_gradient` as a layer; `lam` is a variable a training loop can ramp without retracing."""
 
     def __init__(self, lam=1.0, **kwargs):
         super().__init__(**kwargs)
@@ -67,7 +64,7 @@ class GradientReversal(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="course_utils")
 class PerImageStandardization(keras.layers.Layer):
-    """Each image minus its own mean, over its own spread (+1 for flat images), per channel."""
+    """Each image minus its mean, over its spread (+1 for flat images), per channel."""
 
     def call(self, x):
         mean = keras.ops.mean(x, axis=(1, 2), keepdims=True)
@@ -80,64 +77,63 @@ def flip_polarity(x, rng):
 
 
 def digit_networks(input_shape=(32, 32, 3), classes=10, standardize=True):
-    """Feature extractor (with BatchNormalization) and classifier for small images (0-255).
+    """Feature extractor (with BatchNormalization) and classifier for small images (0-255);
+    `standardize=False` replaces the per-image standardisation by a plain rescaling to 0-1."""
+    def block(filters):
+        return [keras.layers.Conv2D(filters, 3, padding="same", use_bias=False),
+                keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU(),
+                keras.layers.MaxPooling2D()]
 
-    `standardize=False` replaces the per-image standardisation by a plain rescaling to 0-1.
-    """
     first = PerImageStandardization() if standardize else keras.layers.Rescaling(1 / 255)
-    features = keras.Sequential([
-        keras.Input(input_shape), first,
-        keras.layers.Conv2D(16, 3, padding="same", use_bias=False),
-        keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU(), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(32, 3, padding="same", use_bias=False),
-        keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU(), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(),
-        keras.layers.Dense(64, use_bias=False),
-        keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU(),
-    ], name="features")
+    features = keras.Sequential([keras.Input(input_shape), first, *block(16), *block(32),
+                                 keras.layers.Flatten(), keras.layers.Dense(64, use_bias=False),
+                                 keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU()],
+                                name="features")
     classifier = keras.Sequential([keras.Input((64,)), keras.layers.Dense(classes, activation="softmax")],
                                   name="classifier")
     return features, classifier
 
 
-def train(networks, xs, ys, xt=None, method="source", steps=200, batch=64, seed=42, lr=1e-3,
-          augment=None, coral_weight=1.0, sample_weight=None):
-    """Train `networks()` = (features, classifier) on labelled (xs, ys), adapting to unlabelled xt.
-
-    `method`: "source", "coral" or "dann"; `augment(batch, rng)` changes each labelled batch;
-    `sample_weight` (one number per source example) weights its cross-entropy.
-    Returns (features + classifier, features).
-    """
-    seeds.seed_everything(seed)
-    feats, classifier = networks()
-    dim = feats.output_shape[-1]
-    grl = GradientReversal(lam=0.0)
-    domain = keras.Sequential([keras.Input((dim,)), grl, keras.layers.Dense(64, activation="relu"),
-                               keras.layers.Dense(1, activation="sigmoid")], name="domain")
+def train_step(feats, classifier, domain, variables, method="source", coral_weight=1.0, lr=1e-3):
+    """One traced training step (source batch, labels, example weights, target batch) for `method`."""
     ce, bce = keras.losses.SparseCategoricalCrossentropy(), keras.losses.BinaryCrossentropy()
     opt = keras.optimizers.Adam(lr)
-    variables = feats.trainable_weights + classifier.trainable_weights
-    if method == "dann":
-        variables += domain.trainable_weights
-    opt.build(variables)  # create Adam's slots now, so the step below is traced once
-    d_true = tf.concat([tf.zeros((batch, 1)), tf.ones((batch, 1))], axis=0)  # source 0, target 1
-    weights = np.ones(len(xs), "float32") if sample_weight is None else np.asarray(sample_weight, "float32")
+    opt.build(variables)  # create Adam's slots now, so the step is traced once
 
     @tf.function
     def step(bs, by, bw, bt):
+        n = tf.shape(bs)[0]
         with tf.GradientTape() as tape:
             if method == "source":
                 fs = feats(bs, training=True)
             else:  # one batch holding both domains, so BatchNormalization sees the mixture
                 f_both = feats(tf.concat([bs, bt], axis=0), training=True)
-                fs, ft = f_both[:batch], f_both[batch:]
+                fs, ft = f_both[:n], f_both[n:]
             loss = ce(by, classifier(fs, training=True), sample_weight=bw)
             if method == "coral":
                 loss += coral_weight * coral_loss(fs, ft)
-            if method == "dann":
+            if method == "dann":  # the domain head learns source 0, target 1
+                d_true = tf.concat([tf.zeros((n, 1)), tf.ones((n, 1))], axis=0)
                 loss += bce(d_true, domain(f_both, training=True))
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+    return step
 
+
+def train(networks, xs, ys, xt=None, method="source", steps=200, batch=64, seed=42, lr=1e-3,
+          augment=None, coral_weight=1.0, sample_weight=None):
+    """Train `networks()` = (features, classifier) on labelled (xs, ys), adapting to unlabelled xt by
+    `method` ("source", "coral", "dann"); `augment(batch, rng)` changes each labelled batch and
+    `sample_weight` weights each source example's cross-entropy. Returns (model, features)."""
+    seeds.seed_everything(seed)
+    feats, classifier = networks()
+    grl = GradientReversal(lam=0.0)
+    domain = keras.Sequential([keras.Input(feats.output_shape[1:]), grl,
+                               keras.layers.Dense(64, activation="relu"),
+                               keras.layers.Dense(1, activation="sigmoid")], name="domain")
+    variables = feats.trainable_weights + classifier.trainable_weights
+    variables += domain.trainable_weights if method == "dann" else []
+    step = train_step(feats, classifier, domain, variables, method, coral_weight, lr)
+    weights = np.ones(len(xs), "float32") if sample_weight is None else np.asarray(sample_weight, "float32")
     rng = np.random.default_rng(seed)
     for i in range(steps):
         grl.lam.assign(lambda_schedule(i / steps))   # DANN's ramp, 0 -> ~1
@@ -154,13 +150,18 @@ def train_digits(xs, ys, xt=None, **kw):
 
 
 def accuracy(model, x, y):
-    """Share of `x` the model labels `y` (inference mode)."""
+    """Share of `x` the model labels `y`."""
     return float(np.mean(np.argmax(predict_batches(model, x), axis=1) == y))
 
 
 def with_head(feat_model, model):
     """The classifier of `model` on top of another feature extractor (e.g. an AdaBN copy)."""
     return keras.Sequential([feat_model, model.layers[-1]])
+
+
+def choose_on_validation(val_runs, candidates):
+    """The candidate with the best mean validation accuracy over seeds (test scores unseen)."""
+    return max(candidates, key=lambda name: float(np.mean(val_runs[name])))
 
 
 def adabn(model, target_x, batch_size=512):
@@ -178,11 +179,6 @@ def adabn(model, target_x, batch_size=512):
         bn.moving_mean.assign(acts.mean(axis=axes))
         bn.moving_variance.assign(acts.var(axis=axes))
     return adapted
-
-
-def choose_on_validation(val_runs, candidates):
-    """The candidate with the best mean validation accuracy over seeds (test scores are not looked at)."""
-    return max(candidates, key=lambda name: float(np.mean(val_runs[name])))
 
 
 def pacs_networks(input_dim=1280, classes=7, hidden=256, dropout=0.2):

@@ -69,6 +69,25 @@ def effective_sample_size(w):
     return float(w.sum() ** 2 / np.sum(w ** 2))
 
 
+def prior_shift_em(probs, source_prior, iterations=100, tol=1e-6):
+    """Saerens et al. (2002): EM estimate of the target's class prior from a source model's
+    probabilities on unlabelled target examples. Returns (target prior, corrected probabilities)."""
+    probs, source_prior = np.asarray(probs, "float64"), np.asarray(source_prior, "float64")
+    prior = source_prior
+    for _ in range(iterations):
+        corrected = correct_priors(probs, source_prior, prior)       # E: the posteriors under this prior
+        prior, previous = corrected.mean(axis=0), prior               # M: the prior they imply
+        if np.abs(prior - previous).max() < tol:
+            break
+    return prior, correct_priors(probs, source_prior, prior)
+
+
+def correct_priors(probs, source_prior, target_prior):
+    """Bayes' rule for a new class mix: p_t(y|x) proportional to p_s(y|x) * target_prior / source_prior."""
+    p = np.asarray(probs, "float64") * (np.asarray(target_prior) / np.asarray(source_prior))
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def ensemble(models, input_shape):
     """One Keras model whose output is the average of `models`' outputs (their class probabilities)."""
     inputs = keras.Input(input_shape)

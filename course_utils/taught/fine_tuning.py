@@ -8,6 +8,8 @@ edit the lesson, not this file (a test fails when the two differ).
 import keras
 import numpy as np
 
+from course_utils import backbones
+
 
 def predict_batches(model, x, batch_size=64):
     """The model's outputs on `x` in inference mode (`training=False`), batch by batch.
@@ -33,3 +35,16 @@ def unfreeze_from(base, first_layer):
     for i, layer in enumerate(base.layers):
         layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
     return base
+
+
+def split_base(name, size, first_trainable):
+    """A fresh backbone cut at the layer `first_trainable`: (base, bottom, top), sharing their weights.
+
+    The bottom stays frozen, BatchNormalization included, so without augmentation it is a fixed
+    function: cache its output once (like lesson 03's features) and train only the top on it.
+    `top(bottom(x))` computes `base(x)`.
+    """
+    base = backbones.load_backbone(name, size, pooling="avg", verbose=False)
+    base.trainable = False
+    cut = base.get_layer(first_trainable).input
+    return base, keras.Model(base.input, cut, name="bottom"), keras.Model(cut, base.output, name="top")

@@ -13,8 +13,8 @@ def one_batch(x, y):
     """The whole (small) set as a single batch in a tf.data pipeline.
 
     Full-batch training on cached features is cheap per step; what costs is Keras' work per
-    epoch, and a NumPy array makes `fit` rebuild its input pipeline every epoch. A prepared
-    `tf.data.Dataset` cuts that overhead about 5x (measured: 100 epochs 7.0 s -> 1.5 s).
+    epoch, and a NumPy array makes `fit` rebuild its input pipeline every epoch, where a
+    prepared `tf.data.Dataset` is reused as it is.
     """
     return tf.data.Dataset.from_tensors((x, y))
 

@@ -38,11 +38,8 @@ _ENCODERS = weakref.WeakKeyDictionary()   # backbone -> its traced encode_batch 
 
 
 def sentence_encoder(backbone):
-    """A traced function (token_ids, padding_mask) -> L2-normalised mean-pooled embeddings.
-
-    Traced once for any batch shape (`input_signature` with None dimensions), with the
-    encoder in inference mode: calling the model eagerly costs about twice the CPU time.
-    """
+    """A function (token_ids, padding_mask) -> L2-normalised mean-pooled embeddings, traced once
+    for any batch shape (calling the model eagerly costs about twice the CPU time)."""
     if backbone in _ENCODERS:
         return _ENCODERS[backbone]
 
@@ -62,16 +59,14 @@ def embed_sentences(backbone, tokenizer, sentences, batch_size=64, max_length=25
                     cache=True, verbose=True):
     """Sentence embeddings of a frozen encoder, in length-grouped batches, cached on disk.
 
-    `fixed_length` pads every batch to that many tokens in the original order instead (the slow
-    way, kept for comparison). The cache key covers every weight of the encoder and every token
-    id, so a fine-tuned encoder or another sentence computes anew.
+    `fixed_length` pads every batch to that many tokens, in order (the slow way, for comparison).
+    The cache key covers every weight and every token id: another encoder or sentence computes anew.
     """
     ids = encode(tokenizer, sentences, max_length)
     lengths = np.array([len(t) for t in ids])
-    if fixed_length is None:
-        batches = length_batches(lengths, batch_size)
-    else:
-        batches = fixed_batches(len(ids), batch_size)
+    grouped = fixed_length is None
+    batches = length_batches(lengths, batch_size) if grouped else fixed_batches(len(ids), batch_size)
+
     def compute():
         encode_batch = sentence_encoder(backbone)
         out = np.zeros((len(ids), backbone.hidden_dim), dtype="float32")
@@ -108,22 +103,6 @@ def tfidf_vectors(train_texts, *other_texts, max_tokens=10000):
     return [vectorize(tf.constant(t)).numpy() for t in (train_texts, *other_texts)]
 
 
-def importance_weights(source_x, target_x, clip=10.0, seed=0):
-    """p(target | x) / p(source | x) for each source example, from a logistic domain classifier.
-
-    Scaled by the domain sizes so the weights estimate p_target(x) / p_source(x), clipped at
-    `clip` (a few huge weights would make the head fit a handful of sentences), then averaged to 1.
-    """
-    from sklearn.linear_model import LogisticRegression
-
-    x = np.concatenate([source_x, target_x])
-    domain = np.concatenate([np.zeros(len(source_x)), np.ones(len(target_x))])
-    classifier = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit(x, domain)
-    p = classifier.predict_proba(source_x)[:, 1]
-    w = np.minimum(p / np.maximum(1 - p, 1e-6) * len(source_x) / len(target_x), clip)
-    return w / w.mean()
-
-
 def centre(x, reference):
     """Subtract the mean of `reference` (same domain, unlabelled) and re-normalise to unit length."""
     shifted = x - reference.mean(axis=0, keepdims=True)
@@ -132,9 +111,7 @@ def centre(x, reference):
 
 def self_train(fit, predict, x_source, y_source, x_target, threshold):
     """One round of self-training: pseudo-label the confident target examples, train on both.
-
-    `fit(x, y)` trains a fresh head and `predict(head, x)` returns its probabilities.
-    """
+    `fit(x, y)` trains a fresh head and `predict(head, x)` returns its probabilities."""
     p = predict(fit(x_source, y_source), x_target)
     keep = np.maximum(p, 1 - p) >= threshold
     return fit(np.concatenate([x_source, x_target[keep]]),

@@ -10,21 +10,12 @@ import numpy as np
 import tensorflow as tf
 
 
-def view_augmenter(zoom=0.4, translate=0.15, rotate=0.05, flip=False, colour=0.0, name="views"):
-    """Random zoom, shift and rotation (plus flips and colour jitter for photos), pixels in [0, 1].
-
-    Each call in training mode gives a new random view of every image of the batch.
-    """
-    layers = [keras.layers.RandomZoom((-zoom, zoom / 2)),
-              keras.layers.RandomTranslation(translate, translate),
-              keras.layers.RandomRotation(rotate)]
-    if flip:
-        layers.append(keras.layers.RandomFlip("horizontal"))
-    if colour:
-        layers.append(keras.layers.RandomColorJitter(value_range=(0, 1), brightness_factor=colour,
-                                                     contrast_factor=colour, saturation_factor=colour,
-                                                     hue_factor=colour / 4))
-    return keras.Sequential(layers, name=name)
+def view_augmenter(zoom=0.4, translate=0.15, rotate=0.05, name="views"):
+    """Random zoom, shift and rotation of images in [0, 1]: each call in training mode gives a new
+    random view of every image of the batch."""
+    return keras.Sequential([keras.layers.RandomZoom((-zoom, zoom / 2)),
+                             keras.layers.RandomTranslation(translate, translate),
+                             keras.layers.RandomRotation(rotate)], name=name)
 
 
 def small_encoder(input_shape=(28, 28, 1), width=32, dim=128, name="encoder"):
@@ -46,12 +37,8 @@ def projection_head(input_dim=128, hidden=128, output=64, name="projection"):
 
 
 def nt_xent_loss(z1, z2, temperature=0.2):
-    """SimCLR's contrastive loss (NT-Xent) for N pairs of views.
-
-    z1[i] and z2[i] are the projections of two views of image i. Each of the 2N projections must
-    pick out its partner among the other 2N - 1: a softmax over cosine similarity / temperature,
-    cross-entropy with the partner as the right answer.
-    """
+    """SimCLR's contrastive loss (NT-Xent) for N pairs of views z1[i], z2[i] (projections of image i):
+    each of the 2N must pick out its partner among the other 2N - 1 (softmax of cosine / temperature)."""
     z = tf.math.l2_normalize(tf.concat([z1, z2], axis=0), axis=1)    # 2N x d, unit length
     n = tf.shape(z1)[0]
     logits = tf.matmul(z, z, transpose_b=True) / temperature         # cosine similarity / T
@@ -61,43 +48,35 @@ def nt_xent_loss(z1, z2, temperature=0.2):
 
 
 def positive_pairs_loss(z1, z2, temperature=None):
-    """Pull the two views of each image together and nothing else (no negatives).
-
-    One minus the mean cosine similarity of the pairs: a constant encoder minimises it perfectly.
-    """
+    """No negatives: one minus the mean cosine similarity of the pairs (a constant encoder is perfect)."""
     z1, z2 = tf.math.l2_normalize(z1, axis=1), tf.math.l2_normalize(z2, axis=1)
     return 1.0 - tf.reduce_mean(tf.reduce_sum(z1 * z2, axis=1))
 
 
 class SimCLR(keras.Model):
-    """Contrastive pretraining: two random views per image, encoder + projection head, `loss_fn`.
-
-    `loss_fn(z1, z2, temperature)` is NT-Xent by default. Calling the model returns the
-    encoder's representation.
-    """
+    """Contrastive pretraining: two random views per image, encoder + projection head, `loss_fn(z1,
+    z2, temperature)` (NT-Xent by default). Calling the model returns the encoder's representation."""
 
     def __init__(self, encoder, projector, augment, temperature=0.2, loss_fn=nt_xent_loss, **kwargs):
         super().__init__(**kwargs)
-        self.encoder, self.projector, self.augment = encoder, projector, augment
-        self.temperature, self.loss_fn = temperature, loss_fn
-        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.encoder, self.projector, self.augment, self.loss_fn = encoder, projector, augment, loss_fn
+        self.temperature, self.loss_tracker = temperature, keras.metrics.Mean(name="loss")
 
     @property
     def metrics(self):
         return [self.loss_tracker]
 
-    def build(self, input_shape):
-        self.augment.build(input_shape)   # the encoder and the head were built with their inputs
+    def build(self, input_shape):   # the encoder and the head were built with their inputs
+        self.augment.build(input_shape)
         self.built = True
 
     def call(self, images, training=False):
         return self.encoder(images, training=training)
 
     def train_step(self, images):
-        n = tf.shape(images)[0]
+        n, variables = tf.shape(images)[0], self.encoder.trainable_weights + self.projector.trainable_weights
         views = tf.concat([self.augment(images, training=True), self.augment(images, training=True)], axis=0)
-        variables = self.encoder.trainable_weights + self.projector.trainable_weights
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape:   # both views in one call: BatchNormalization sees them together
             z = self.projector(self.encoder(views, training=True), training=True)
             loss = self.loss_fn(z[:n], z[n:], self.temperature)
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
