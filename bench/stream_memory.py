@@ -2,7 +2,7 @@
 
 Generates ``--n`` small JPEG files (two classes, ``--source-px`` pixels square; generated
 because only the count matters here, and said so), then reads the whole folder once at
-``--size`` px through ``images.image_stream`` (the ``tf.data`` pipeline lesson 11 fine-tunes
+``--size`` px through ``images.image_stream`` (the ``tf.data`` pipeline lesson 13 fine-tunes
 from), batch by batch, the way ``model.fit`` would. The resident memory (RSS) of the process
 is sampled every batch; printed: RSS before the stream, the highest RSS during it, and what the
 same folder would take as one uint8 array (``images.load_image_folder``). ``--max-growth-mb``

@@ -40,7 +40,7 @@ NEEDS: list[Need] = [
     Need(_w("mobilenet_v2"), ("what_is_transfer_learning", "choosing_a_model", "feature_extraction",
                               "fine_tuning", "data_bias", "overfitting", "domain_mismatch",
                               "domain_remedies", "unsupervised_transfer", "after_transfer", "your_own_data")),
-    Need(_w("mobilenet_v2", top=True), ("choosing_a_model",)),
+    Need(_w("mobilenet_v2", top=True), ("choosing_a_model", "efficient_fine_tuning")),
     Need(_w("mobilenet_v2_035"), ("choosing_a_model", "after_transfer", "your_own_data")),
     Need(_w("mobilenet_025"), ("choosing_a_model", "your_own_data")),
     Need(backbones.CLASS_INDEX, ("choosing_a_model",)),
@@ -49,12 +49,14 @@ NEEDS: list[Need] = [
                  url="https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
                  install=installers.extract("cats_and_dogs_filtered",
                                             {"train": "train", "validation": "validation"})),
-         ("what_is_transfer_learning", "feature_extraction", "fine_tuning", "data_bias")),
+         ("what_is_transfer_learning", "feature_extraction", "fine_tuning", "data_bias",
+          "efficient_fine_tuning")),
     Need(_dataset("pacs", "PACS domains photo / art_painting / cartoon / sketch (Li et al. 2017)",
                  [f"{d}/dog" for d in ("photo", "art_painting", "cartoon", "sketch")],
                  manual=f"PACS has no direct download: get it from {GDRIVE_PACS} and unpack it as "
                         "datasets/pacs/<domain>/<class>/*.jpg in your cache or mirror."),
-         ("data_bias", "domain_mismatch", "domain_remedies", "unsupervised_transfer", "after_transfer")),
+         ("data_bias", "domain_mismatch", "domain_remedies", "unsupervised_transfer",
+          "efficient_fine_tuning", "after_transfer")),
     Need(_dataset("hymenoptera", "ants vs bees (ImageNet subset)",
                  ["train/ants", "train/bees", "val/ants", "val/bees"],
                  url="https://download.pytorch.org/tutorial/hymenoptera_data.zip",
@@ -89,14 +91,14 @@ NEEDS: list[Need] = [
                  ["pneumoniamnist.npz"],
                  url="https://zenodo.org/records/10519652/files/pneumoniamnist.npz?download=1"),
          ("domain_remedies", "unsupervised_transfer")),
-    Need(text_encoders.MINILM, ("text_transfer",)),
+    Need(text_encoders.MINILM, ("text_transfer", "efficient_fine_tuning")),
     Need(_dataset("uci_sentences", "UCI sentiment labelled sentences: Amazon, Yelp, IMDB (Kotzias 2015)",
                  [f"{d}_labelled.txt" for d in UCI_DOMAINS], folder="sentiment/uci_sentences",
                  url="https://archive.ics.uci.edu/static/public/331/sentiment+labelled+sentences.zip",
                  install=installers.extract("sentiment labelled sentences",
                                             {f"{d}_labelled.txt": f"{d}_labelled.txt" for d in UCI_DOMAINS},
                                             files=True)),
-         ("text_transfer",)),
+         ("text_transfer", "efficient_fine_tuning")),
     Need(_dataset("rt_polarity", "movie-review snippets, sentence polarity v1.0 (Pang & Lee 2005)",
                  ["rt-polarity.pos", "rt-polarity.neg"], folder="sentiment/rt_polarity",
                  url="https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz",
@@ -116,7 +118,7 @@ NEEDS: list[Need] = [
                  manual="Download Tweets.csv from https://www.kaggle.com/datasets/crowdflower/"
                         "twitter-airline-sentiment (needs a Kaggle login) into "
                         "datasets/sentiment/tweets_airline/ in your cache or mirror."),
-         ("text_transfer",)),
+         ("text_transfer", "efficient_fine_tuning")),
 ]
 DATASETS: dict[str, assets.Asset] = {n.asset.name: n.asset for n in NEEDS if n.asset.kind == "dataset"}
 

@@ -186,6 +186,15 @@ LESSON_SIZES: dict[str, dict[str, tuple]] = {
         "target_pool": (300, 500, 500),       # per target: unlabelled remedies, validation, few labels
         "n_val": (50, 100, 100),              # labelled target sentences, only for choosing a remedy
     },
+    "efficient_fine_tuning": {          # lesson 11
+        "text_train": (64, 160, 400),     # labelled Amazon sentences per seed
+        "text_val": (50, 100, 100),       # Amazon sentences for choosing the epoch and the learning rate
+        "text_test": (64, 100, 300),      # test sentences per out-of-domain set (Amazon: all 300)
+        "text_epochs": (1, 2, 3),         # at most; validation chooses
+        "per_class": (12, 30, 100),       # training images per class (PACS sketches, PACS photos)
+        "test_per_class": (20, 30, None),  # out-of-distribution test images per class (None: all)
+        "epochs": (2, 3, 10),             # image fine-tuning epochs, at most; validation chooses
+    },
     "after_transfer": {
         "teacher_size": (160, 160, 224),       # pixels each model sees: the student is smaller in both
         "student_size": (128, 128, 160),

@@ -440,6 +440,46 @@ def _capstone_head(monkeypatch):
             "val_features": np.zeros((4, 3)), "val_labels": np.zeros(4)}, ["trainable = False"]
 
 
+EFFICIENT = lessons.find("efficient_fine_tuning")
+efficient_checks = importlib.import_module(EFFICIENT.checks)
+
+
+@case(f"{EFFICIENT.number}.merge")
+def _11_merge(monkeypatch):
+    from course_utils.exercise_data.efficient_fine_tuning import merge_case
+
+    kernel, a, b, alpha, rank = merge_case(efficient_checks.VISIBLE_CASE)
+    right = kernel + alpha / rank * (a @ b)
+    return {"merged": kernel + a @ b}, [*(f"{v:.3f}" for v in right.ravel()[:6]), f"{alpha / rank:g}"]
+
+
+@case(f"{EFFICIENT.number}.wise_choice")
+def _11_wise_choice(monkeypatch):
+    from course_utils.exercise_data.efficient_fine_tuning import ALPHAS
+
+    x = np.random.default_rng(0).normal(size=(40, 4, 4, 3)).astype("float32")
+    models = []
+    for shift in (0, 3):
+        keras.utils.set_random_seed(1)
+        inputs = keras.Input((4, 4, 3))
+        top = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(8, 1),
+                                keras.layers.GlobalAveragePooling2D()])
+        model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax", name="head")(top(inputs)))
+        kernel, bias = model.get_layer("head").get_weights()
+        model.get_layer("head").set_weights([np.roll(kernel, shift, axis=1), np.roll(bias, shift)])
+        models.append(model)
+    probe, tuned = models
+    y = np.argmax(probe(x), 1)               # the probe end is right on every photo, the tuned end on none
+    monkeypatch.setattr(efficient_checks, "_photos", lambda size, split, per_class, seed: (x, y))
+    start, end = probe.get_weights(), tuned.get_weights()
+    mixes = [efficient_checks._mix(keras.models.clone_model(tuned), start, end, a) for a in ALPHAS]
+    scores = [float(np.mean(np.argmax(m(x), 1) == y)) for m in mixes]
+    best = ALPHAS[int(np.argmax(scores))]
+    worst = ALPHAS[int(np.argmin(scores))]
+    return ({"val_scores": scores, "alpha": worst, "probe_model": probe, "tuned_model": tuned,
+             "image_size": 128, "per_class": 10}, [f"alpha {best}", f"alpha = {best}", f"{best} is"])
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_wrong_answer_is_told_what_is_wrong_not_the_answer(monkeypatch, name):
     artifacts, solution_values = CASES[name](monkeypatch)

@@ -1,4 +1,4 @@
-"""Lesson 11's folder recipe: the audit of a messy folder, splits, TFDS, several devices, streaming.
+"""Lesson 13's folder recipe: the audit of a messy folder, splits, TFDS, several devices, streaming.
 
 The messy folder is built here: broken and zero-byte files, a text file, hidden folders
 (``.ipynb_checkpoints``, ``__MACOSX``, ``.DS_Store``), grayscale / CMYK / alpha / palette
@@ -256,12 +256,12 @@ def _flower_photos(per_class: int) -> dict[str, list[Path]]:
 @needs_mirror
 @pytest.mark.notebook
 def test_lesson_runs_on_a_messy_folder(tmp_path):
-    """`run 11 -p DATA_DIR=<messy folder>`: trains, names every skipped file, exports, predicts."""
+    """`run 13 -p DATA_DIR=<messy folder>`: trains, names every skipped file, exports, predicts."""
     from course_utils.cli import run as runner
 
     messy = tmp_path / "messy"
     expected = make_messy(messy, per_class=10, source=_flower_photos(10))
-    result = runner.execute_notebook(ROOT / "notebooks" / "11_your_own_data.ipynb", tmp_path / "out",
+    result = runner.execute_notebook(ROOT / "notebooks" / "13_your_own_data.ipynb", tmp_path / "out",
                                      profile="smoke", html=False,
                                      params={"DATA_DIR": str(messy), "CANDIDATES": ["mobilenet_025"],
                                              "OUT_DIR": str(tmp_path / "model")})
@@ -283,7 +283,7 @@ def test_lesson_stops_on_an_unusable_folder_with_one_message(tmp_path):
     (root / "only").mkdir(parents=True)
     for i in range(5):
         _photo((90, 90, 90), i).save(root / "only" / f"{i}.jpg")
-    result = runner.execute_notebook(ROOT / "notebooks" / "11_your_own_data.ipynb", tmp_path / "out",
+    result = runner.execute_notebook(ROOT / "notebooks" / "13_your_own_data.ipynb", tmp_path / "out",
                                      profile="smoke", html=False, params={"DATA_DIR": str(root)})
     assert result.status == "FAILED"
     assert "ImageFolderError" in result.error and "single class folder" in result.error, result.error

@@ -57,3 +57,23 @@ def test_rewind_before_any_training_is_harmless():
     initial = model.get_weights()
     training.rewind(model, initial, learning_rate=5e-3)
     assert np.isclose(float(model.optimizer.learning_rate), 5e-3)
+
+
+def test_rewind_keeps_each_learning_rate_of_a_multi_optimizer():
+    x, y = _data()
+    seeds.seed_everything(1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu", name="low"),
+                              keras.layers.Dense(1, name="high")])
+    groups = keras.optimizers.OptimizerMap(keras.optimizers.Adam(1e-2),
+                                           {".*low.*": keras.optimizers.Adam(1e-4)})
+    model.compile(optimizer=keras.optimizers.MultiOptimizer(groups), loss="mse")
+    initial = model.get_weights()
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    first = model.get_weights()
+
+    training.rewind(model, initial)
+    rates = sorted(round(float(o.learning_rate), 6) for o in model.optimizer.optimizers)
+    assert rates == [1e-4, 1e-2], "every group keeps its own learning rate"
+    assert all(int(o.iterations) == 0 for o in model.optimizer.optimizers)
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(model.get_weights(), first, strict=True))

@@ -1,251 +1,188 @@
-"""Checks for lesson 11 (your own images, end to end): audit, the recipe on a new folder, shipping.
+"""Checks for lesson 11 (efficient fine-tuning): merging a LoRA adapter; WiSE-FT's mix, chosen on validation.
 
-The folder the exercises use is ants vs bees (``hymenoptera``: its own ``train/`` and ``val/``),
-which the lesson did not use. Hidden checks rebuild what they trust: the spoilt copy of that folder
-from the same source and seed, the held-out half of its validation split, and the features of
-their own copy of the named ImageNet backbone.
+Every check judges behaviour on its own data: the merge against Keras' own LoRA layers on the
+check's cases, the mix by interpolating the student's two models itself on validation photos it
+loads itself (and, hidden, on fresh photos). No message states the expected value. Keras and
+the datasets are imported inside the functions, so ``check()`` stays cheap to import.
 """
 
 from __future__ import annotations
 
 import functools
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from course_utils.checks.common import (
-    as_array,
-    find_backbone,
-    majority_accuracy,
-    model_accuracy,
-    photo_inputs,
-    predict_outputs,
-    require_backbone_drives_predictions,
-    require_imagenet_backbone,
-    require_model,
-    require_preprocessed_once,
-)
+from course_utils.checks.common import as_array, require_model
+from course_utils.checks.held_out import HeldOutImages
 from course_utils.checks.registry import CheckFailed, lesson_checks
+from course_utils.exercise_data.efficient_fine_tuning import ALPHAS, FINE_TUNE_FROM, merge_case
 
 register = lesson_checks(__name__)
 
-DATASET = "hymenoptera"
-CANDIDATES = ("mobilenet_v2", "mobilenet_025")
-MESSY_PER_CLASS = 12  # the exercise's spoilt copy: images per class and split
-MESSY_SEED = 11
-LESSON_SEED = 42
-MIN_ACCURACY = 0.80
-HELD_OUT = 80  # held-out images the hidden checks classify (at most: the test half has ~76)
+VISIBLE_CASE, HIDDEN_CASE = 7, 2025   # merge_case seeds: the exercise's, and one the student never sees
+FRESH_MARGIN = 0.05                    # on fresh photos the chosen mix may trail the best mix by this much
+FRESH_SEED = 2024                      # the checks' own draw of fresh photos
+HELD_OUT_DATA = (HeldOutImages("pacs", "test", "photo"),)   # the fresh photos: no kernel sees them
 
 
-def _names(value: Any, name: str) -> list[str]:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise CheckFailed(f"`{name}` should be a list of file names, got {type(value).__name__}")
-    out = [str(v) for v in value]
-    if any("/" in v or "\\" in v for v in out):
-        raise CheckFailed(f"`{name}` should hold file names only (Path(p).name), not paths")
-    return sorted(out)
+def keras_merge(kernel: np.ndarray, a: np.ndarray, b: np.ndarray, alpha: float, rank: int) -> np.ndarray:
+    """The kernel Keras' own LoRA layer computes from these weights (its ``kernel`` after ``enable_lora``)."""
+    import keras
+
+    if kernel.ndim == 2:
+        layer = keras.layers.Dense(kernel.shape[1], use_bias=False)
+        layer.build((None, kernel.shape[0]))
+    else:
+        layer = keras.layers.Conv2D(kernel.shape[-1], kernel.shape[:2], use_bias=False)
+        layer.build((None, 8, 8, kernel.shape[2]))
+    layer.kernel.assign(kernel)
+    layer.enable_lora(rank, lora_alpha=alpha)
+    layer.lora_kernel_a.assign(a)
+    layer.lora_kernel_b.assign(b)
+    return np.asarray(layer.kernel, dtype="float64")
 
 
-def _truth(folder: Path) -> tuple[list[str], list[str]]:
-    """(unusable file names, names of validation/test files identical to a training file)."""
-    from course_utils.methods import own_data
-
-    audit = own_data.audit_folder(folder, verbose=False)
-    unusable = sorted(Path(p).name for p, _ in audit.skipped)
-    train = {audit.digest[str(p)] for paths in audit.files.get("train", {}).values() for p in paths}
-    leaked = sorted(Path(p).name for split, per_class in audit.files.items() if split != "train"
-                    for paths in per_class.values() for p in paths if audit.digest[str(p)] in train)
-    return unusable, leaked
-
-
-def _compare(what: str, got: list[str], want: list[str]) -> None:
-    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
-    if missing:
-        raise CheckFailed(f"`{what}` misses {len(missing)} file(s); look at every line of the audit's "
-                          "summary")
-    if extra:
-        raise CheckFailed(f"`{what}` lists {extra[0]!r}, which is not one (hidden files and folders are "
-                          "ignored, not unusable; converted images are usable)")
-
-
-@functools.lru_cache(maxsize=1)
-def rebuilt_folder() -> Path:
-    """The check's own copy of the exercise's spoilt folder: same source, same seed, same files."""
-    from course_utils import datasets
-    from course_utils.methods import own_data
-
-    target = Path(tempfile.mkdtemp(prefix="check11-")) / "messy"
-    return own_data.messy_copy(datasets.dataset_root(DATASET), target, MESSY_PER_CLASS, MESSY_SEED)
+def _judge_merge(merged: Any, seed: int, kind: str) -> None:
+    kernel, a, b, alpha, rank = merge_case(seed, kind)
+    got = as_array(merged, "merged").astype("float64")
+    want = keras_merge(kernel, a, b, alpha, rank)
+    if got.shape != want.shape:
+        raise CheckFailed(f"the merged kernel should have the frozen kernel's shape {kernel.shape}, got "
+                          f"{got.shape}: A carries the kernel's leading axes, B its last one")
+    if not np.all(np.isfinite(got)):
+        raise CheckFailed("the merged kernel contains NaN or infinity")
+    scale = np.max(np.abs(want)) + 1e-9
+    close = functools.partial(np.allclose, got, atol=1e-4 * scale, rtol=1e-4)
+    if close(want):
+        return
+    delta = np.tensordot(a, b, axes=1).astype("float64")
+    if close(kernel):
+        raise CheckFailed("this is the frozen kernel unchanged: the adapter's A·B is missing")
+    if close(kernel + delta):
+        raise CheckFailed("A·B is added unscaled: Keras scales the change by lora_alpha / rank")
+    if close(kernel + rank / alpha * delta):
+        raise CheckFailed("the scale is upside down: the change is multiplied by lora_alpha / rank")
+    if close(alpha / rank * delta):
+        raise CheckFailed("this is the change alone: merging adds it to the frozen kernel")
+    raise CheckFailed("not the merged kernel: frozen kernel + (lora_alpha / rank) · (A · B), A·B over the "
+                      "rank axis")
 
 
-@register("audit", points=2)
-def audit(unusable: Any, leaked: Any) -> None:
-    """The unusable files and the cross-split copies of the spoilt folder, by file name.
+@register("merge", points=2)
+def merge(merged: Any) -> None:
+    """The student's merge of ``merge_case(7)`` (a Dense adapter) equals Keras' own merged kernel."""
+    _judge_merge(merged, VISIBLE_CASE, "dense")
 
-    Compared with the check's own audit of its own copy of the folder (rebuilt from the same
-    source and seed), never with the student's folder.
+
+@register("merge_conv", points=1)
+def merge_conv(merged: Any) -> None:
+    """Hidden: the same merge on a Conv2D adapter the student has not seen (a 3×3 kernel)."""
+    _judge_merge(merged, HIDDEN_CASE, "conv")
+
+
+@functools.lru_cache(maxsize=4)
+def _photos(image_size: int, split: str, per_class: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The check's own bottom maps and labels of PACS photos (``split``), through MobileNetV2's bottom."""
+    from course_utils import datasets, features
+    from course_utils.methods import efficient
+
+    base, _, _ = efficient.imagenet_classifier(image_size, verbose=False)
+    bottom, _ = efficient.split_at(base, FINE_TUNE_FROM)
+    images = datasets.load_images("pacs", split, image_size, per_class=per_class, seed=seed, domain="photo",
+                                  verbose=False)
+    return features.extract_features(bottom, images.x, preprocess="mobilenet_v2", verbose=False), images.y
+
+
+def _accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+    from course_utils.methods import efficient
+
+    return float(np.mean(efficient.predict_in_batches(model, x).argmax(1) == y))
+
+
+def _mixes(probe_model: Any, tuned_model: Any) -> tuple[Any, list, list]:
+    """A copy of the tuned model to load mixes into, and the two models' weights."""
+    import keras
+
+    require_model(probe_model, "probe_model")
+    require_model(tuned_model, "tuned_model")
+    start, end = probe_model.get_weights(), tuned_model.get_weights()
+    if [w.shape for w in start] != [w.shape for w in end]:
+        raise CheckFailed("`probe_model` and `tuned_model` should be the same network (the probe, and the "
+                          "model fine-tuned from it)")
+    return keras.models.clone_model(tuned_model), start, end
+
+
+def _mix(copy: Any, start: list, end: list, alpha: float) -> Any:
+    copy.set_weights([(1 - alpha) * s + alpha * e for s, e in zip(start, end, strict=True)])
+    return copy
+
+
+def _image_size(image_size: Any) -> int:
+    try:
+        size = int(image_size)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed("`image_size` should be the photos' size in pixels") from error
+    if not 64 <= size <= 224:
+        raise CheckFailed("`image_size` should be the size the exercise uses")
+    return size
+
+
+@register("wise_choice", points=2)
+def wise_choice(val_scores: Any, alpha: Any, probe_model: Any, tuned_model: Any, image_size: Any,
+                per_class: Any) -> None:
+    """``val_scores`` are the mixes' validation accuracies, one per ``ALPHAS``, and ``alpha`` a best one.
+
+    The check loads the validation photos itself (the exercise's draw) and mixes the two models itself.
     """
-    want_unusable, want_leaked = _truth(rebuilt_folder())
-    _compare("unusable", _names(unusable, "unusable"), want_unusable)
-    _compare("leaked", _names(leaked, "leaked"), want_leaked)
+    size = _image_size(image_size)
+    try:
+        scores = np.asarray(val_scores, dtype="float64").reshape(-1)
+    except (TypeError, ValueError):
+        scores = None
+    if scores is None or len(scores) != len(ALPHAS) or not np.all(np.isfinite(scores)):
+        raise CheckFailed(f"`val_scores` should list {len(ALPHAS)} accuracies, one per alpha of ALPHAS")
+    try:
+        chosen = float(alpha)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed("`alpha` should be one of ALPHAS") from error
+    if not any(abs(chosen - a) < 1e-9 for a in ALPHAS):
+        raise CheckFailed("`alpha` should be one of ALPHAS")
+    x, y = _photos(size, "validation", int(per_class), 0)
+    copy, start, end = _mixes(probe_model, tuned_model)
+    real = np.array([_accuracy(_mix(copy, start, end, a), x, y) for a in ALPHAS])
+    wrong = [a for a, got, want in zip(ALPHAS, scores, real, strict=True) if abs(got - want) > 0.5 / len(y)]
+    if wrong:
+        raise CheckFailed(f"val_scores for alpha {wrong} are not those mixes' accuracies on the validation "
+                          "photos: mix the weights, then score each mix on x_val / y_val (never on the test "
+                          "photos: a choice made on test data makes the test score an optimistic guess)")
+    if real[ALPHAS.index(min(ALPHAS, key=lambda a: abs(a - chosen)))] < real.max():
+        raise CheckFailed("your alpha is not a best mix on validation: ship the alpha whose validation "
+                          "accuracy is highest")
 
 
-@register("clean_split", points=2)
-def clean_split(split_paths: Any) -> None:
-    """Hidden: the split of the spoilt folder uses every distinct readable image once, and leaks none.
-
-    ``split_paths`` maps train/validation/test to paths relative to the folder; the check reads
-    the bytes of those paths in its own copy of the folder.
-    """
-    from course_utils.methods import own_data
-
-    root = rebuilt_folder()
-    if not isinstance(split_paths, dict) or set(split_paths) != {"train", "validation", "test"}:
-        raise CheckFailed("`split_paths` should map 'train', 'validation' and 'test' to lists of paths "
-                          "relative to the folder (str(p.relative_to(messy)))")
-    audit = own_data.audit_folder(root, verbose=False)
-    digest = {str(Path(p).relative_to(root)): h for p, h in audit.digest.items()}
-    skipped = {str(Path(p).relative_to(root)) for p, _ in audit.skipped}
-    seen: dict[str, str] = {}
-    for part in ("train", "validation", "test"):
-        paths = [str(p) for p in split_paths[part]]
-        if not paths:
-            raise CheckFailed(f"the {part} split is empty")
-        for rel in paths:
-            if rel in skipped:
-                raise CheckFailed(f"{rel} is in your {part} split, but it is not a readable image")
-            if rel not in digest:
-                raise CheckFailed(f"{rel} (in your {part} split) is not an image of the folder; give "
-                                  "paths relative to it, e.g. 'train/ants/xyz.jpg'")
-            h = digest[rel]
-            if h in seen:
-                raise CheckFailed(f"{rel} ({part}) has the same bytes as {seen[h]}: the same image twice, "
-                                  "and across splits a leak; keep one copy")
-            seen[h] = f"{rel} ({part})"
-    missing = sorted(rel for rel, h in digest.items() if h not in seen)
-    if missing:
-        raise CheckFailed(f"{len(missing)} readable image(s) are in no split: nothing usable should be "
-                          "lost")
-
-
-def _backbone_name(value: Any) -> str:
-    if not isinstance(value, str) or value not in CANDIDATES:
-        raise CheckFailed(f"`BACKBONE` should name the candidate you chose, one of {list(CANDIDATES)}; "
-                          f"got {value!r}")
-    return value
-
-
-def _size(base: Any) -> int:
-    shape = base.input_shape
-    if len(shape) != 4 or not shape[1] or not 32 <= int(shape[1]) <= 320:
-        raise CheckFailed(f"`base` should take photos (None, size, size, 3), got {shape}")
-    return int(shape[1])
-
-
-@register("head_on_new_folder", points=2)
-def head_on_new_folder(backbone: Any, base: Any, head: Any, val_features: Any, val_labels: Any) -> None:
-    """The chosen base is a frozen, pooled ImageNet backbone; the head scores >= 0.80 on validation."""
-    name = _backbone_name(backbone)
-    require_model(base, "base")
-    require_model(head, "head")
-    if base.trainable_weights:
-        raise CheckFailed("`base` has trainable weights; freeze the whole base before computing features")
-    if len(base.output_shape) != 2:
-        raise CheckFailed("`base` outputs a feature map; load it with pooling='avg'")
-    require_imagenet_backbone(base, name, "base")
-    feats = as_array(val_features, "val_features")
-    if head.input_shape[-1] != base.output_shape[-1] or feats.shape[-1] != base.output_shape[-1]:
-        raise CheckFailed(f"the head takes {head.input_shape[-1]} numbers and the features have "
-                          f"{feats.shape[-1]}; {name} gives {base.output_shape[-1]}: train the head on "
-                          "the features of the backbone you chose")
-    if predict_outputs(head, feats[:4]).shape[1] != 2:
-        raise CheckFailed("the head should output one number per class for each photo; ants vs bees has "
-                          "2 classes")
-    accuracy = model_accuracy(head, feats, np.asarray(val_labels))
-    if accuracy < MIN_ACCURACY:
-        raise CheckFailed(f"the head scores {accuracy:.2f} on your validation features; expected >= "
-                          f"{MIN_ACCURACY}. Did early stopping keep the best epoch "
-                          "(restore_best_weights=True)?")
-
-
-@functools.lru_cache(maxsize=1)
-def held_out_files() -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """The check's own images: the test half the seeded split cuts from ants vs bees' val/ folder."""
-    from course_utils import datasets
-    from course_utils.methods import own_data
-
-    audit = own_data.audit_folder(datasets.dataset_root(DATASET), verbose=False)
-    test = own_data.split_files(audit, seed=LESSON_SEED).test
-    order = np.random.default_rng(2024).permutation(len(test))[:HELD_OUT]
-    return tuple(str(test.files[i]) for i in order), tuple(int(test.labels[i]) for i in order)
-
-
-def _held_out_pixels(size: int) -> tuple[np.ndarray, np.ndarray]:
-    from course_utils import images
-
-    files, labels = held_out_files()
-    pixels = np.stack([images.read_image(Path(f), size)[0] for f in files]).astype("float32")
-    return pixels, np.asarray(labels)
-
-
-@functools.lru_cache(maxsize=2)
-def _reference_base(name: str, size: int) -> Any:
-    from course_utils import backbones
-
-    return backbones.load_backbone(name, size, pooling="avg", verbose=False)
-
-
-def _reference_features(name: str, size: int, pixels: np.ndarray) -> np.ndarray:
-    from course_utils import backbones
-
-    return np.asarray(_reference_base(name, size).predict(backbones.preprocess(name, pixels), verbose=0))
-
-
-@register("head_on_held_out", points=2)
-def head_on_held_out(backbone: Any, base: Any, head: Any) -> None:
-    """Hidden: on the held-out images, features by the check's own backbone, the head scores >= 0.80."""
-    name = _backbone_name(backbone)
-    require_model(head, "head")
-    require_imagenet_backbone(base, name, "base")
-    pixels, labels = _held_out_pixels(_size(base))
-    accuracy = model_accuracy(head, _reference_features(name, _size(base), pixels), labels)
-    floor = max(MIN_ACCURACY, majority_accuracy(labels) + 0.15)
-    if accuracy < floor - 1e-9:
-        raise CheckFailed(f"on {len(labels)} held-out images your head scores {accuracy:.3f} on {name}'s "
-                          f"features; expected >= {floor:.3f}")
-
-
-@register("raw_pixels", points=2)
-def raw_pixels(model: Any, backbone: Any) -> None:
-    """`model` takes raw 0-255 photos: what reaches the base is the backbone's own preprocessing of
-    them, whatever layer computes it (``Rescaling``, ``Normalization``...); two class outputs."""
-    name = _backbone_name(backbone)
-    require_model(model, "model")
-    if len(model.input_shape) != 4:
-        raise CheckFailed(f"`model` takes {model.input_shape}; it should take photos (None, size, size, 3)")
-    base = find_backbone(model, "model")
-    require_imagenet_backbone(base, name, "the base inside `model`")
-    require_preprocessed_once(model, base, name, _size(model), "model")
-    if predict_outputs(model, photo_inputs(_size(model), n=2)).shape[1] != 2:
-        raise CheckFailed("`model` should output one number per class for each photo; ants vs bees has "
-                          "2 classes")
-
-
-@register("raw_pixels_on_files", points=2)
-def raw_pixels_on_files(model: Any, backbone: Any) -> None:
-    """Hidden: the held-out image files, decoded to raw pixels, are classified >= 0.80 by `model`."""
-    name = _backbone_name(backbone)
-    require_model(model, "model")
-    base = find_backbone(model, "model")
-    require_imagenet_backbone(base, name, "the base inside `model`")
-    pixels, labels = _held_out_pixels(_size(model))
-    require_backbone_drives_predictions(model, pixels, name, "model")
-    require_preprocessed_once(model, base, name, _size(model), "model")
-    accuracy = model_accuracy(model, pixels, labels)
-    if accuracy < MIN_ACCURACY:
-        raise CheckFailed(f"fed raw 0-255 pixels of {len(labels)} held-out files, `model` scores "
-                          f"{accuracy:.2f}; expected >= {MIN_ACCURACY}: is the preprocessing inside it, "
-                          "once?")
+@register("wise_model", points=2)
+def wise_model(mixed: Any, alpha: Any, probe_model: Any, tuned_model: Any, image_size: Any) -> None:
+    """Hidden: ``mixed`` holds (1 - alpha)·probe + alpha·tuned, and holds up on fresh photos."""
+    size = _image_size(image_size)
+    require_model(mixed, "mixed")
+    copy, start, end = _mixes(probe_model, tuned_model)
+    try:
+        chosen = float(alpha)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed("`alpha` should be one of ALPHAS") from error
+    got = mixed.get_weights()
+    if [w.shape for w in got] != [w.shape for w in start]:
+        raise CheckFailed("`mixed` should be the same network as the two models, with mixed weights")
+    want = [(1 - chosen) * s + chosen * e for s, e in zip(start, end, strict=True)]
+    if not all(np.allclose(g, w, atol=1e-5) for g, w in zip(got, want, strict=True)):
+        swapped = [chosen * s + (1 - chosen) * e for s, e in zip(start, end, strict=True)]
+        hint = ("alpha weighs the wrong end: alpha = 0 is the probe, alpha = 1 the fine-tuned model"
+                if all(np.allclose(g, w, atol=1e-5) for g, w in zip(got, swapped, strict=True))
+                else "every weight should be (1 - alpha) · probe + alpha · tuned")
+        raise CheckFailed(f"`mixed` does not hold the mix at your alpha: {hint}")
+    x, y = _photos(size, "test", None, FRESH_SEED)
+    fresh = [_accuracy(_mix(copy, start, end, a), x, y) for a in ALPHAS]
+    if _accuracy(mixed, x, y) < max(fresh) - FRESH_MARGIN:
+        raise CheckFailed("on photos the exercise never showed you, your mix trails the best mix by more "
+                          f"than {FRESH_MARGIN}: was alpha chosen on the validation photos?")

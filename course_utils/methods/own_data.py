@@ -1,4 +1,4 @@
-"""Your own image folder, end to end (lesson 11): audit, split, read with TFDS, scale out.
+"""Your own image folder, end to end (lesson 13): audit, split, read with TFDS, scale out.
 
 - :func:`audit_folder` reads every file once before anything trains: counts per class and
   imbalance, every unreadable file by name with the reason, images converted to RGB (and

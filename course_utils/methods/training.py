@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
 import numpy as np
 
 
@@ -20,10 +21,16 @@ def rewind(model: Any, weights: list[np.ndarray], learning_rate: float | None = 
     model.set_weights(weights)
     optimizer = model.optimizer
     if getattr(optimizer, "built", False):
-        lr_variable = getattr(optimizer, "_learning_rate", None)
+        # A MultiOptimizer holds one optimizer per group of layers, each with its own learning
+        # rate variable: every learning rate stays, every moment and step counter goes to zero.
+        keep = {id(o._learning_rate) for o in [optimizer, *getattr(optimizer, "optimizers", [])]
+                if hasattr(o, "_learning_rate")}
         for variable in optimizer.variables:
-            if variable is not lr_variable:
+            if id(variable) not in keep:
                 variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
     if learning_rate is not None:
+        if isinstance(optimizer, keras.optimizers.MultiOptimizer):
+            raise ValueError("a MultiOptimizer has one learning rate per group: set them on "
+                             "model.optimizer.optimizers, not with rewind(learning_rate=...)")
         optimizer.learning_rate = learning_rate
     return model
