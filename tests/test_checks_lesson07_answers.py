@@ -95,7 +95,7 @@ def adabn_from_source_activations(features, target_x):
     adapted.set_weights(features.get_weights())
     for src, bn in zip(features.layers, adapted.layers, strict=True):
         if isinstance(bn, keras.layers.BatchNormalization):
-            acts = np.asarray(keras.Model(features.inputs, src.input)(target_x))
+            acts = np.asarray(keras.Model(features.inputs[0], src.input)(target_x))
             axes = tuple(range(acts.ndim - 1))
             bn.moving_mean.assign(acts.mean(axis=axes) + 0.5)
             bn.moving_variance.assign(acts.var(axis=axes))
