@@ -7,9 +7,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# Two pytest-xdist workers: the lessons run in order on one, the other tests on the other
-# (conftest.py's scheduler keeps the lessons together). TEST_WORKERS=0 runs everything in one process.
-TEST_WORKERS ?= 2
+# Three pytest-xdist workers on 2 cores: much of the suite waits on one thread (kernel start-up,
+# imports, Python training loops), so a third keeps the cores busy (README, Tests and CI).
+# conftest.py's scheduler gives each lesson, test file and solution to one worker whole.
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 3
 
 .PHONY: setup run test site doctor fetch release lint clean
 

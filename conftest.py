@@ -86,12 +86,13 @@ def _missing_assets() -> dict[str, list[str]]:
 
 
 def worker_scope(nodeid: str) -> str:
-    """The unit of work a pytest-xdist worker takes whole: every lesson, in order, and the site test
-    that renders them form one; each solution's grading is one; any other test file is one (so its
-    module fixtures run once)."""
+    """The unit of work a pytest-xdist worker takes whole: each lesson (its cells in order, in one
+    kernel), each solution's grading, and any other test file (so its module fixtures run once).
+
+    Lessons are independent of each other (every one runs on its own from a fresh kernel), so they
+    spread over the workers like everything else; the one test that needs them all, the site test,
+    is collected last and waits for this session's lessons (``tests/test_site.py``)."""
     path = nodeid.split("::")[0]
-    if path.startswith("notebooks/") or path == "tests/test_site.py":
-        return "lessons"
     return nodeid if "test_solution_scores" in nodeid else path
 
 
@@ -118,11 +119,13 @@ if LoadScopeScheduling is not None:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Grade solutions last (their lessons have filled the feature cache by then), raise nbval's
-    per-message output wait, skip the lessons whose assets are missing."""
+    """Grade solutions after the lessons (which have filled the feature cache by then) and build the
+    site last, raise nbval's per-message output wait, skip the lessons whose assets are missing."""
     from course_utils import lessons
 
-    items.sort(key=lambda item: Path(str(item.fspath)).name == "test_notebooks.py")  # stable
+    # Stable: lessons and unit tests first, then the solutions' grading, the site test last of all.
+    last = {"test_notebooks.py": 1, "test_site.py": 2}
+    items.sort(key=lambda item: last.get(Path(str(item.fspath)).name, 0))
     cells = [item for item in items if hasattr(item, "output_timeout")]
     missing = _missing_assets() if cells else {}
     for item in cells:

@@ -8,10 +8,11 @@ followed. :func:`replace_with` is the one place that does it; the others are its
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -67,3 +68,26 @@ def copy(src: str | Path, dest: str | Path) -> Path:
     if src.is_dir():
         return replace_with(dest, lambda temporary: shutil.copytree(src, temporary), directory=True)
     return replace_with(dest, lambda temporary: shutil.copy2(src, temporary))
+
+
+@contextlib.contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (through ``<path>.lock`` beside it) while the block runs.
+
+    For read-modify-write of a file that several processes update (a run summary written by
+    parallel test workers). Where the OS has no ``fcntl`` (Windows) the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path.with_name(path.name + ".lock"), flags, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -71,10 +71,11 @@ def write_summary(folder: Path, entries: dict[str, dict]) -> Path:
     ``entries`` maps a lesson name to its :func:`summary_entry`; lessons run earlier
     (``make run LESSONS=01``, then ``02``) keep their entries.
     """
-    lessons = read_summary(folder)
-    lessons.update(entries)
-    return files.write_text(Path(folder) / SUMMARY_NAME,
-                            json.dumps({"lessons": dict(sorted(lessons.items()))}, indent=1) + "\n")
+    with files.locked(Path(folder) / SUMMARY_NAME):  # lessons finishing at once in parallel runs
+        lessons = read_summary(folder)
+        lessons.update(entries)
+        return files.write_text(Path(folder) / SUMMARY_NAME,
+                                json.dumps({"lessons": dict(sorted(lessons.items()))}, indent=1) + "\n")
 
 
 def read_summary(folder: Path) -> dict[str, dict]:

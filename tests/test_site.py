@@ -43,9 +43,39 @@ SCREENSHOT_MAX_HEIGHT = 16_000  # pixels; Chromium draws no taller surface
 # The site in a browser
 
 
+# This module is imported while the session collects, before any lesson has run: an executed
+# lesson written after this moment was executed by this session.
+COLLECTED_AT = time.time()
+LESSONS_WAIT_SECONDS = 45 * 60  # the other workers' lessons (a lesson's cell may take 15 min)
+
+
+def lessons_of_this_session(items) -> set[str]:
+    """The lesson files (names) this session executes: those with collected, unskipped cells."""
+    return {Path(str(item.fspath)).name for item in items
+            if hasattr(item, "cell") and item.get_closest_marker("skip") is None}
+
+
+def wait_for_lessons(names: set[str], since: float, timeout: float = LESSONS_WAIT_SECONDS) -> set[str]:
+    """Wait until each lesson in ``names`` is written to build/smoke/ after ``since`` (the conftest
+    writes it after its last cell, passed or not); return those still missing at ``timeout``.
+
+    Under pytest-xdist other workers run the lessons while this one reaches the site test, which
+    is collected last: usually nothing is left to wait for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = {name for name in names
+                   if not (EXECUTED / name).is_file() or (EXECUTED / name).stat().st_mtime < since}
+        if not missing or time.monotonic() > deadline:
+            return missing
+        time.sleep(2)
+
+
 @pytest.fixture(scope="module")
-def built_site() -> Path:
-    """The site built from build/smoke/ (skipped when no lesson has been executed)."""
+def built_site(request) -> Path:
+    """The site built from build/smoke/ once this session's lessons are there (skipped when no
+    lesson has been executed)."""
+    missing = wait_for_lessons(lessons_of_this_session(request.session.items), COLLECTED_AT)
+    assert not missing, f"lessons of this session never written to {EXECUTED}: {sorted(missing)}"
     if not course_lessons.notebooks_in(EXECUTED):
         pytest.skip(f"no executed lessons in {EXECUTED}: run the lessons first "
                     "(`make test` runs notebooks/ before tests/ and writes them there)")
