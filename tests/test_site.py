@@ -365,6 +365,36 @@ def test_headlines_and_summary_round_trip(tmp_path):
     assert report.read_summary(tmp_path) == {"01_x": {"minutes": 1.0}, "02_y": {"minutes": 2.0}}
 
 
+def _write_summaries(folder: str, worker: int) -> None:
+    for k in range(15):
+        report.write_summary(Path(folder), {f"{worker:02d}_{k:02d}": {"minutes": float(k)}})
+
+
+def test_summaries_written_at_once_by_several_processes_keep_every_lesson(tmp_path):
+    """Parallel test workers finish lessons at the same time: no entry may be lost."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_summaries, args=(str(tmp_path), w)) for w in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    assert len(report.read_summary(tmp_path)) == 45
+
+
+def test_site_waits_for_the_lessons_of_this_session_only(tmp_path, monkeypatch):
+    """A lesson written before the session started does not count; one written during it does."""
+    monkeypatch.setattr(sys.modules[__name__], "EXECUTED", tmp_path)
+    (tmp_path / "01_old.ipynb").write_text("{}")
+    since = time.time() + 1
+    assert wait_for_lessons({"01_old.ipynb"}, since, timeout=0) == {"01_old.ipynb"}
+    os.utime(tmp_path / "01_old.ipynb", (since + 1, since + 1))  # written again, during the session
+    assert wait_for_lessons({"01_old.ipynb", "02_new.ipynb"}, since, timeout=0) == {"02_new.ipynb"}
+    assert wait_for_lessons(set(), since, timeout=0) == set()
+
+
 def test_run_page_includes_the_readme_sections():
     page = site.run_page()
     for heading in ("## Quick start", "## Profiles", "## Offline use"):
