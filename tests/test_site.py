@@ -46,7 +46,7 @@ SCREENSHOT_MAX_HEIGHT = 16_000  # pixels; Chromium draws no taller surface
 # This module is imported while the session collects, before any lesson has run: an executed
 # lesson written after this moment was executed by this session.
 COLLECTED_AT = time.time()
-LESSONS_WAIT_SECONDS = 45 * 60  # the other workers' lessons (a lesson's cell may take 15 min)
+LESSONS_WAIT_SECONDS = 20 * 60  # the lessons still running on other workers: a few minutes at most
 
 
 def lessons_of_this_session(items) -> set[str]:
