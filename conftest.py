@@ -85,6 +85,12 @@ def _missing_assets() -> dict[str, list[str]]:
     return fetching.missing_for_lessons()
 
 
+# The test that grades each solution (tests/test_notebooks.py): one unit of work per solution.
+# Matched by file and name: tests/test_grading.py has a test_solution_scores_full_marks of its own,
+# which must stay with its module (a unit of its own re-ran that module's 3-minute fixture).
+SOLUTION_GRADING = ("tests/test_notebooks.py", "::test_solution_scores_full_marks_and_blank_exercise_zero[")
+
+
 def worker_scope(nodeid: str) -> str:
     """The unit of work a pytest-xdist worker takes whole: each lesson (its cells in order, in one
     kernel), each solution's grading, and any other test file (so its module fixtures run once).
@@ -93,7 +99,7 @@ def worker_scope(nodeid: str) -> str:
     spread over the workers like everything else; the one test that needs them all, the site test,
     is collected last and waits for this session's lessons (``tests/test_site.py``)."""
     path = nodeid.split("::")[0]
-    return nodeid if "test_solution_scores" in nodeid else path
+    return nodeid if path.endswith(SOLUTION_GRADING[0]) and SOLUTION_GRADING[1] in nodeid else path
 
 
 try:
