@@ -77,6 +77,24 @@ def test_measure_latencies_times_several_models_in_turn():
     assert set(ms) == {"small", "big"} and all(v > 0 for v in ms.values())
 
 
+def test_cpu_clock_counts_the_work_not_the_wait(monkeypatch):
+    """On the CPU clock a pass that waits (a sleep stands in for other programs holding the cores)
+    costs what its work costs; on the wall clock the wait counts."""
+    import time
+
+    model = _tiny(24, 2)
+    real = model.predict_on_batch
+
+    def waiting(x):
+        time.sleep(0.05)
+        return real(x)
+
+    monkeypatch.setattr(model, "predict_on_batch", waiting)
+    wall, cpu = (model_zoo.measure_latencies({"m": model}, batch=1, repeats=2, warmup=1, clock=clock)["m"]
+                 for clock in (model_zoo.Clock.WALL, model_zoo.Clock.CPU))
+    assert wall >= 50 and cpu < 25, (wall, cpu)
+
+
 def test_every_backbone_has_a_family_with_one_sentence():
     for name in backbones.BACKBONES:
         family = model_zoo.FAMILY_OF[name]
