@@ -14,8 +14,10 @@ The numbers behind the choices in ``course_utils/images.py`` and ``course_utils/
 - ``pipeline``: photos on disk to features, cold cache: the old path (sequential decoding,
   float32 copy, ``predict`` at batch 64), the lessons' path (parallel ``load_images``, then
   ``extract_features(uint8, preprocess=...)``), the streaming path (``folder_features``: decoding
-  overlapped with the forward pass) in LiteRT and in Keras, and the limits (each runtime's bare
-  forward pass alone).
+  overlapped with the forward pass) in LiteRT (each core decoding and running its own files,
+  ``litert.Runner.map``) and in Keras, the streaming LiteRT path it replaced (a decoding pool
+  feeding batches split between the cores), and the limits (each runtime's bare forward pass
+  alone).
 
 Variants are interleaved round by round, so a machine whose load changes during the run biases
 none of them; medians are reported with the load average. On a shared machine compare ratios
@@ -60,9 +62,11 @@ def _cpu() -> float:
     return t.user + t.system
 
 
-def interleave(variants: dict, rounds: int, n: int) -> dict[str, tuple[float, float]]:
+def interleave(variants: dict, rounds: int, n: int,
+               paired: tuple[str, str] | None = None) -> dict[str, tuple[float, float]]:
     """Run each variant once untimed, then ``rounds`` interleaved timed rounds; print a table.
 
+    ``paired`` (two variants' names, ``(new, old)``): also print new / old round by round.
     Returns each variant's median wall and CPU seconds.
     """
     for fn in variants.values():
@@ -86,6 +90,12 @@ def interleave(variants: dict, rounds: int, n: int) -> dict[str, tuple[float, fl
         w = np.array(v)
         print(f"| {name} | {1000 * np.median(w[:, 0]) / n:.2f} | {n / np.median(w[:, 0]):.0f} | "
               f"{1000 * np.median(w[:, 1]) / n:.2f} | {np.median(w[:, 0]) / ref:.2f} |")
+    if paired:
+        new, old = (np.array(times[k]) for k in paired)
+        wall, cpu = new[:, 0] / old[:, 0], new[:, 1] / old[:, 1]
+        print(f"\n'{paired[0]}' / '{paired[1]}', round by round: wall "
+              f"{', '.join(f'{r:.2f}' for r in wall)} (median {np.median(wall):.2f}), CPU seconds "
+              f"{', '.join(f'{r:.2f}' for r in cpu)} (median {np.median(cpu):.2f})")
     return {name: (float(np.median(np.array(v)[:, 0])), float(np.median(np.array(v)[:, 1])))
             for name, v in times.items()}
 
@@ -239,17 +249,26 @@ def pipeline(n: int, rounds: int) -> None:
         return lambda: features.folder_features(base, files, SIZE, "mobilenet_v2", bs, cache_dir=cold(),
                                                 verbose=False, runtime=runtime)
 
+    def pool_fed(bs):
+        """Before Runner.map: a decoding pool feeds batches that are split between the interpreters."""
+        def run():
+            return [litert_forward(x) for x, _, _ in images.image_batches(files, SIZE, bs)]
+        return run
+
     def limit(forward, bs):
         return lambda: [np.asarray(forward(x_limit[i:i + bs])) for i in range(0, n, bs)]
 
     keras, fast, lite_batch = features.Runtime.KERAS, features.Runtime.LITERT, litert_forward.batch_size
+    per_core = "streaming: folder_features, LiteRT, each core decodes and runs its files"
+    pool_fed_name = f"streaming: decoding pool + split batches of {lite_batch}, LiteRT"
     interleave({"Keras limit: bare forward pass, batch 32": limit(limit_forward, 32),
                 "old: sequential decode + float copy + predict(64)": old,
                 "lessons: load_images + extract_features(uint8), LiteRT": lessons(None),
                 "streaming: folder_features, Keras, batch 32": streaming(32, keras),
-                f"streaming: folder_features, LiteRT, batch {lite_batch}": streaming(None, fast),
+                per_core: streaming(None, fast),
+                pool_fed_name: pool_fed(lite_batch),
                 f"LiteRT limit: bare forward pass, batch {lite_batch}": limit(litert_forward, lite_batch)},
-               rounds, n)
+               rounds, n, paired=(per_core, pool_fed_name))
 
 
 def main(argv: list[str] | None = None) -> int:

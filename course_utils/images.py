@@ -160,6 +160,15 @@ def _read_checked(path: Path, image_size: int | tuple[int, int] | None) -> tuple
     return read_image(path, image_size)
 
 
+def try_read(path: Path | str, image_size: int | tuple[int, int] | None) -> tuple[np.ndarray | None, str]:
+    """Decode one file as :func:`read_image` does: ``(pixels, mode)``, or ``(None, reason)`` when it
+    cannot be used (wrong extension, 0 bytes, not an image, truncated or corrupt, unreadable)."""
+    try:
+        return _read_checked(Path(path), image_size)
+    except (ValueError, OSError) as exc:
+        return None, str(exc)
+
+
 def read_images(
     paths: Iterable[Path],
     image_size: int | tuple[int, int] | None,
@@ -178,11 +187,7 @@ def read_images(
     ahead = max(1, ahead or 4 * workers)
 
     def one(path: Path) -> tuple[Path, np.ndarray | None, str]:
-        try:
-            array, mode = _read_checked(path, image_size)
-        except (ValueError, OSError) as exc:
-            return path, None, str(exc)
-        return path, array, mode
+        return (path, *try_read(path, image_size))
 
     source = iter(Path(p) for p in paths)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="course-decode")

@@ -213,3 +213,87 @@ def test_a_batch_split_between_interpreters_gives_one_interpreters_features(cach
         x = _pixels(n=n)
         assert np.allclose(split(x), whole(x), rtol=1e-6, atol=1e-6)
         assert split(x).shape == (n, 4)
+
+
+def _runner(cores=2, split=True):
+    model = _tiny(size=8)
+    content = litert.convert(features.forward_function(model, None, "uint8"))
+    return litert.Runner(content, cores=cores, split=split)
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_a_stream_runs_each_item_on_one_core_in_order(cache, split):
+    """Runner.map: outputs in the items' order, as runner(batch) gives them; notes pass through."""
+    runner = _runner(split=split)
+    x = _pixels(n=9)
+    loads = []
+
+    def load(i):
+        loads.append(i)
+        return (None if i == 4 else x[i:i + 1]), f"item {i}"  # item 4: nothing to run (say, a bad file)
+
+    out = list(runner.map(load, range(9)))
+    assert [note for _, note in out] == [f"item {i}" for i in range(9)] and sorted(loads) == list(range(9))
+    assert out[4][0] is None
+    got = np.concatenate([o for o, _ in out if o is not None])
+    assert np.allclose(got, runner(np.delete(x, 4, axis=0)), rtol=1e-6, atol=1e-6)
+
+
+def test_a_stream_bounds_its_work_raises_errors_and_stops_early(cache):
+    import threading
+
+    runner = _runner()
+    x, started = _pixels(n=1), []
+    before = threading.active_count()
+
+    def load(i):
+        started.append(i)
+        if i == 7:
+            raise ValueError("unreadable item 7")
+        return x, i
+
+    stream = runner.map(load, range(1000), ahead=4)
+    assert next(stream)[1] == 0
+    stream.close()  # the caller stops after one: the rest is cancelled, the threads end
+    assert len(started) <= 6 and threading.active_count() == before
+    with pytest.raises(ValueError, match="unreadable item 7"):
+        list(runner.map(load, range(20)))
+    assert threading.active_count() == before
+
+
+def test_a_runner_serves_a_stream_and_batches_from_other_threads_at_once(cache):
+    from concurrent.futures import ThreadPoolExecutor
+
+    runner = _runner()
+    x = _pixels(n=6)
+    expected = runner(x)
+    with ThreadPoolExecutor(3) as pool:
+        batches = [pool.submit(runner, x) for _ in range(20)]
+        streamed = np.concatenate([o for o, _ in runner.map(lambda i: (x[i:i + 1], i), range(6))])
+        assert all(np.allclose(b.result(), expected, rtol=1e-6, atol=1e-6) for b in batches)
+    assert np.allclose(streamed, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_streamed_litert_features_and_report_equal_keras_file_by_file(cache, tmp_path):
+    """folder_features in LiteRT decodes each file on the core that runs it: same rows, same
+    report (bad files included, by name and reason), Keras' features, one file or several per call."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(7):
+        path = tmp_path / "photos" / f"p{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(path)
+        files.append(path)
+    files[2].write_bytes(b"")
+    files[5].write_text("not an image")
+    model = _tiny(size=8)
+    ref = features.folder_features(model, files, labels=range(7), cache=False, verbose=False,
+                                   runtime=features.Runtime.KERAS)
+    for batch_size in (None, 3):
+        got = features.folder_features(model, files, labels=range(7), cache=False, verbose=False,
+                                       batch_size=batch_size, runtime=features.Runtime.LITERT)
+        assert got.files == ref.files and len(got.files) == 5 and list(got.labels) == [0, 1, 3, 4, 6]
+        assert got.report.skipped == ref.report.skipped and len(got.report.skipped) == 2
+        assert np.allclose(got.features, ref.features, **litert.TOLERANCE)
