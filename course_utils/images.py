@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import io
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from course_utils.parallel import ordered_map
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 # Folders that operating systems and tools leave behind, never classes: macOS zip archives add
@@ -184,27 +184,12 @@ def read_images(
     cancels the rest. ``workers`` defaults to :func:`decode_workers`.
     """
     workers = workers or decode_workers()
-    ahead = max(1, ahead or 4 * workers)
+    ahead = ahead or 4 * workers
 
     def one(path: Path) -> tuple[Path, np.ndarray | None, str]:
         return (path, *try_read(path, image_size))
 
-    source = iter(Path(p) for p in paths)
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="course-decode")
-    pending: deque = deque()
-    try:
-        for path in source:
-            pending.append(pool.submit(one, path))
-            if len(pending) >= ahead:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(source, None)
-            if nxt is not None:
-                pending.append(pool.submit(one, nxt))
-            yield result
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    yield from ordered_map(one, (Path(p) for p in paths), workers, ahead, name="course-decode")
 
 
 def load_image_folder(

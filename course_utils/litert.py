@@ -34,7 +34,6 @@ import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from typing import TypeVar
 import numpy as np
 
 from course_utils import assets, files
+from course_utils.parallel import ordered_map
 
 # How far LiteRT's features may be from Keras' (np.allclose): float32 arithmetic in another order.
 # Measured on real photos with MobileNetV2 (ImageNet weights): largest difference 6.6e-5 at 96 px
@@ -59,7 +59,6 @@ FOLDER = "litert"
 PACKAGE = "ai-edge-litert"
 T = TypeVar("T")
 N = TypeVar("N")
-_END = object()
 
 
 class LiteRTUnavailable(RuntimeError):
@@ -292,28 +291,12 @@ class Runner:
         cancels the rest.
         """
         workers = len(self._interpreters) + (0 if self.split else 1)  # one loads while one runs
-        ahead = max(1, ahead or 2 * workers)
 
         def one(item: T) -> tuple[np.ndarray | None, N]:
             batch, note = load(item)
             return (None if batch is None else self._run_one(batch)), note
 
-        source = iter(items)
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="litert-map")
-        pending: deque = deque()
-        try:
-            for item in source:
-                pending.append(pool.submit(one, item))
-                if len(pending) >= ahead:
-                    break
-            while pending:
-                result = pending.popleft().result()
-                nxt = next(source, _END)
-                if nxt is not _END:
-                    pending.append(pool.submit(one, nxt))
-                yield result
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        return ordered_map(one, items, workers, ahead or 2 * workers, name="litert-map")
 
     def _delegate(self) -> str | None:
         """``"XNNPACK"`` when LiteRT's default CPU delegate took the graph (float models), else None."""
