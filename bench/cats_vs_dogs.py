@@ -181,7 +181,9 @@ def run_course(quick: bool, seed: int) -> dict:
     train_files, val_files = _course_files(quick)
     base = backbones.load_backbone("mobilenet_v2", SIZE, pooling="avg", verbose=False)
     base.trainable = False
+    built = time.perf_counter()
     forward = features.frozen_forward(base, "mobilenet_v2", "uint8", verbose=False)
+    exported = time.perf_counter()
     train = features.folder_features(base, train_files, SIZE, "mobilenet_v2", verbose=False)
     val = features.folder_features(base, val_files, SIZE, "mobilenet_v2", verbose=False)
     feature_seconds = time.perf_counter() - start
@@ -200,10 +202,11 @@ def run_course(quick: bool, seed: int) -> dict:
     skipped = len(train.report.skipped) + len(val.report.skipped)
     return {"seconds": seconds, "accuracy": accuracy, "n_train": len(train), "n_val": len(val),
             "feature_seconds": feature_seconds, "export_seconds": forward.export_seconds,
-            "detail": f"{feature_seconds:.0f} s building the backbone, exporting it "
-                      f"({forward.export_seconds:.1f} s), decoding and featurising the photos once "
-                      f"({forward.name}), {seconds - feature_seconds:.0f} s head (30 epochs); "
-                      f"{skipped} files skipped"}
+            "parts": {"listing the photos and building the backbone": built - start,
+                      "exporting it to LiteRT": exported - built,
+                      "decoding and featurising the photos once": start + feature_seconds - exported,
+                      "the head (30 epochs) and its predictions": seconds - feature_seconds},
+            "detail": f"{forward.name}; {skipped} files skipped"}
 
 
 def run_bare(quick: bool, runtime: str) -> dict:
@@ -324,8 +327,10 @@ def markdown(results: dict, quick: bool, replica_seconds: float | None) -> str:
         accs = [r["accuracy"] for r in runs if r.get("accuracy") is not None]
         acc = "–" if not accs else (f"{accs[0]:.3f}" if len(accs) == 1 else _spread(accs, "{:.3f}"))
         load = ", ".join(f"{r['load'][0]:.1f}→{r['load'][1]:.1f}" for r in runs)
+        parts = ", ".join(f"{np.median([r['parts'][k] for r in runs]):.1f} s {k}"
+                          for k in first.get("parts", {}))
         lines.append(f"| {RECIPES[name]} | {photos} | {len(runs)} | {wall} s | {cpu} | {acc} | "
-                     f"{first['detail']}; load {load} |")
+                     f"{f'medians: {parts}; ' if parts else ''}{first['detail']}; load {load} |")
     lines.append("")
     if "course" in results:
         ratio, pairs = _ratio(results, "course", "keras")

@@ -137,8 +137,8 @@ def convert(forward) -> bytes:
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], forward)
     converter.experimental_lower_to_saved_model = False  # freeze in memory, no SavedModel on disk
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    # No provenance record in the file: writing it re-parses the whole flatbuffer in Python,
-    # 0.15-0.25 s of a 0.5-0.8 s conversion for MobileNetV2 at 224 px; the kernels run the same.
+    # No provenance record in the file: writing it unpacks and repacks the whole flatbuffer in
+    # Python objects (three times, in a profile of MobileNetV2's conversion); the kernels are the same.
     converter.exclude_conversion_metadata = True
     return converter.convert()
 
